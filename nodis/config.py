@@ -1,0 +1,159 @@
+"""Model configuration: one dataclass and named presets.
+
+``vg`` follows the original release (VGG16 detector at 592 px, 4096-d RoI features, 1024-d ODE
+state); ``demo`` is a CPU-sized model with the same architecture for the procedural scene world.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+MODES = ("predcls", "sgcls", "sgdet")
+SOLVERS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun", "euler", "midpoint", "rk4")
+STATE_POLICIES = ("carry", "reset")
+FRONTENDS = ("lstm", "fc", "gcnn")
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to build a :class:`nodis.model.NODIS`.
+
+    Field names follow the paper and the facts sheet. Sizes: the ODE state is
+    ``2 * hidden_dim`` wide (a bidirectional LSTM of ``hidden_dim`` per direction).
+    """
+
+    preset: str = "vg"
+    num_classes: int = 151  # including index 0 = __background__
+    num_predicates: int = 51  # including index 0 = __background__
+    # detector
+    backbone: str = "vgg16"  # "vgg16" (neural-motifs layout) or "small" (from scratch, CPU)
+    image_size: int = 592  # IM_SCALE: square padded input side
+    box_scale: int = 1024  # BOX_SCALE of the VG h5 boxes
+    feat_stride: int = 16
+    feat_channels: int = 512
+    pool_size: int = 7
+    roi_dim: int = 4096  # fc6/fc7 width
+    anchor_size: int = 16
+    anchor_ratios: tuple[float, ...] = (0.23232838, 0.63365731, 1.28478321, 3.15089189)
+    anchor_scales: tuple[float, ...] = (2.22152954, 4.12315647, 7.21692515, 12.60263013, 22.7102731)
+    rpn_pre_nms: int = 6000
+    rpn_post_nms: int = 1000
+    rpn_nms: float = 0.7
+    det_nms: float = 0.3  # per-class NMS inside the object context (sgdet)
+    det_thresh: float = 0.01
+    max_objects: int = 64  # sgdet: kept boxes per image
+    # context / relation features
+    embed_dim: int = 200
+    pos_dim: int = 128
+    hidden_dim: int = 512
+    union_mask_size: int = 27
+    frontend: str = "lstm"
+    predicate_relu: bool = True  # the original trailing ReLU on fc_predicate (kept for checkpoint fidelity)
+    # ODE
+    t_end: float = 1.5
+    solver: str = "dopri5"
+    rtol: float = 0.01
+    atol: float = 0.01
+    state_policy: str = "carry"
+    step_size: float = 0.1  # only for fixed-step solvers
+    object_ode: bool = True  # ablation switch: False feeds features straight to the decoder
+    predicate_ode: bool = True
+    # misc
+    pair_order: str = "random"  # "random" (seeded, as released) or "index"
+    order_seed: int = 0
+    max_pairs: int = 4096  # relation candidates per image at inference (64*63 = 4032)
+    pixel_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    pixel_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.anchor_ratios = tuple(float(x) for x in self.anchor_ratios)
+        self.anchor_scales = tuple(float(x) for x in self.anchor_scales)
+        self.pixel_mean = tuple(float(x) for x in self.pixel_mean)
+        self.pixel_std = tuple(float(x) for x in self.pixel_std)
+        self.validate()
+
+    @property
+    def state_dim(self) -> int:
+        return 2 * self.hidden_dim
+
+    @property
+    def num_anchors(self) -> int:
+        return len(self.anchor_ratios) * len(self.anchor_scales)
+
+    @property
+    def feat_size(self) -> int:
+        return self.image_size // self.feat_stride
+
+    def validate(self) -> None:
+        if self.solver not in SOLVERS:
+            raise ConfigError(f"unknown ODE solver {self.solver!r}; choose one of {', '.join(SOLVERS)}")
+        if self.state_policy not in STATE_POLICIES:
+            raise ConfigError(f"unknown state policy {self.state_policy!r}; choose 'carry' or 'reset'")
+        if self.frontend not in FRONTENDS:
+            raise ConfigError(f"unknown predicate front-end {self.frontend!r}; choose one of {FRONTENDS}")
+        if self.backbone not in ("vgg16", "small"):
+            raise ConfigError(f"unknown backbone {self.backbone!r}; choose 'vgg16' or 'small'")
+        if not (self.t_end > 0):
+            raise ConfigError(f"t_end must be positive, got {self.t_end}")
+        if self.rtol <= 0 or self.atol <= 0:
+            raise ConfigError("rtol and atol must be positive")
+        if self.num_classes < 2 or self.num_predicates < 2:
+            raise ConfigError("need at least one object class and one predicate besides background")
+        if self.image_size % self.feat_stride:
+            raise ConfigError("image_size must be a multiple of feat_stride")
+        if self.pair_order not in ("random", "index"):
+            raise ConfigError("pair_order must be 'random' or 'index'")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ConfigError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def preset(name: str, **overrides: Any) -> ModelConfig:
+    """Return the named preset (``vg`` or ``demo``) with optional field overrides."""
+    if name == "vg":
+        cfg = ModelConfig(preset="vg")
+    elif name == "demo":
+        cfg = ModelConfig(
+            preset="demo",
+            backbone="small",
+            image_size=320,
+            feat_channels=128,
+            roi_dim=512,
+            anchor_scales=(1.5, 3.0, 6.0, 12.0),
+            anchor_ratios=(0.5, 1.0, 2.0),
+            rpn_pre_nms=2000,
+            rpn_post_nms=256,
+            max_objects=32,
+            embed_dim=64,
+            pos_dim=32,
+            hidden_dim=128,
+            union_mask_size=27,
+        )
+    else:
+        raise ConfigError(f"unknown preset {name!r}; choose 'vg' or 'demo'")
+    if overrides:
+        cfg = cfg.replace(**overrides)
+    return cfg
