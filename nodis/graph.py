@@ -24,7 +24,7 @@ SCHEMA = "nodis.scene_graph/1"
 class ObjectNode:
     """One detected (or given) object."""
 
-    index: int
+    index: int  # object id, stable across ODE times; relations refer to it
     box: tuple[float, float, float, float]
     label: int
     name: str
@@ -48,7 +48,10 @@ class ObjectNode:
 
 @dataclass
 class Relation:
-    """A directed relation ``subject --predicate--> object`` (indices into ``SceneGraph.objects``)."""
+    """A directed relation ``subject --predicate--> object``.
+
+    ``subject`` / ``object`` are :attr:`ObjectNode.index` values (object ids), not list positions:
+    ids stay stable across ODE times (in sgdet they are proposal indices)."""
 
     subject: int
     object: int
@@ -91,7 +94,8 @@ class SceneGraph:
     def triplets(self, k: int | None = None) -> list[tuple[str, str, str]]:
         """The top-``k`` relations as ``(subject name, predicate, object name)``."""
         rels = self.relations if k is None else self.relations[:k]
-        return [(self.objects[r.subject].name, r.name, self.objects[r.object].name) for r in rels]
+        names = {o.index: o.name for o in self.objects}
+        return [(names[r.subject], r.name, names[r.object]) for r in rels]
 
     def filtered(self, top_k: int | None = None, threshold: float = 0.0,
                  object_threshold: float = 0.0) -> "SceneGraph":

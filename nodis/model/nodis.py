@@ -1,0 +1,256 @@
+"""The whole NODIS model: detector -> object context (O-ODE) -> predicate classifier (P-ODE).
+
+Inference goes through :meth:`NODIS.predict`, which runs the detector once, solves the O-ODE once
+over a grid of output times and returns a :class:`nodis.trajectory.Trajectory`; relation solves
+(P-ODE) are made by the trajectory on demand through :meth:`NODIS.solve_relations` and cached.
+
+Modes: ``predcls`` (boxes + labels given), ``sgcls`` (boxes given), ``sgdet`` (image only).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torchvision.ops import box_iou
+
+from ..config import MODES, ModelConfig
+from ..data.transforms import ImageLike, load_image, prepare_image
+from ..errors import InputError
+from ..vocab import Vocabulary
+from .detector import Detector, box_head
+from .objects import ObjectContext
+from .relations import PredicateClassifier, unpad
+
+log = logging.getLogger(__name__)
+
+MAX_GIVEN_BOXES = 128
+
+
+def default_times(t_end: float, t_max: float = 2.5, step: float = 0.05) -> list[float]:
+    """The default output grid ``0, step, ..., t_max`` with ``t_end`` always included."""
+    n = int(round(t_max / step))
+    grid = [round(i * step, 10) for i in range(n + 1)]
+    if not any(abs(g - t_end) < 1e-9 for g in grid):
+        grid.append(float(t_end))
+    return sorted(set(float(g) for g in grid))
+
+
+def make_times(times, t_end: float) -> torch.Tensor:
+    """Validate an output grid: sorted, starts at 0, contains ``t_end``. Returns a float32 tensor."""
+    if times is None:
+        vals = default_times(t_end)
+    else:
+        vals = sorted(set(float(t) for t in times))
+    if not vals or vals[0] != 0.0:
+        vals = [0.0] + [v for v in vals if v > 0]
+    if any(v < 0 for v in vals):
+        raise InputError("ODE output times must be >= 0")
+    if not any(abs(v - t_end) < 1e-9 for v in vals):
+        vals = sorted(vals + [float(t_end)])
+    if len(vals) < 2:
+        raise InputError("need at least one output time after 0")
+    return torch.tensor(vals, dtype=torch.float32)
+
+
+def pair_order(n: int, cfg: ModelConfig, device) -> torch.Tensor:
+    """The order in which the ``n`` candidates of one image enter an LSTM/ODE sequence.
+
+    ``random`` (as released) uses a generator seeded with ``cfg.order_seed`` so results are
+    reproducible; ``index`` keeps the given order."""
+    if cfg.pair_order == "index" or n <= 1:
+        return torch.arange(n, device=device)
+    g = torch.Generator().manual_seed(int(cfg.order_seed) + n)
+    return torch.randperm(n, generator=g).to(device)
+
+
+@dataclass
+class RelationSolve:
+    """One P-ODE solve: ``pairs (R,2)`` object indices, ``probs (G,R,P)`` softmax scores, NFE."""
+
+    pairs: np.ndarray
+    probs: torch.Tensor
+    nfe: int
+    seconds: float
+
+
+class NODIS(nn.Module):
+    def __init__(self, cfg: ModelConfig, vocab: Vocabulary) -> None:
+        super().__init__()
+        if vocab.num_classes != cfg.num_classes or vocab.num_predicates != cfg.num_predicates:
+            raise InputError(f"vocabulary {vocab.name!r} has {vocab.num_classes} classes / {vocab.num_predicates} "
+                             f"predicates but the model config expects {cfg.num_classes} / {cfg.num_predicates}")
+        self.cfg = cfg
+        self.vocab = vocab
+        self.detector = Detector(cfg)
+        self.context = ObjectContext(cfg)
+        self.roi_fmap_obj = box_head(cfg.feat_channels * cfg.pool_size ** 2, cfg.roi_dim)
+        self.relation = PredicateClassifier(cfg)
+        self.weights_name = "random-init"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # ------------------------------------------------------------------ building blocks
+    def object_features(self, fmap: torch.Tensor, rois: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Detector logits ``(N,C)``, deltas ``(N,C,4)`` and trainable RoI features ``(N, roi_dim)``."""
+        det_logits, det_deltas = self.detector.classify(fmap, rois)
+        obj_fmaps = self.roi_fmap_obj(self.detector.pool(fmap, rois).flatten(1))
+        return det_logits, det_deltas, obj_fmaps
+
+    def object_sequences(self, x0: torch.Tensor, counts: list[int], orders: list[torch.Tensor]) -> torch.Tensor:
+        """Rows of all images ``(sum N, D)`` -> padded ``(T, B, D)`` in each image's order."""
+        rows, start = [], 0
+        for n, order in zip(counts, orders):
+            rows.append(x0[start : start + n][order])
+            start += n
+        from .relations import pad
+
+        return pad(torch.cat(rows, 0) if rows else x0, counts)
+
+    def relation_states(self, fmap, rois, labels, pairs_per_image: list[torch.Tensor], times):
+        """P-ODE over the pairs of each image (batched along the LSTM batch axis).
+
+        Returns states ``(G, sum R, D)`` in the given pair order and the NFE."""
+        counts = [int(p.shape[0]) for p in pairs_per_image]
+        orders = [pair_order(n, self.cfg, fmap.device) for n in counts]
+        ordered = torch.cat([p[o] for p, o in zip(pairs_per_image, orders)], 0)
+        visual, semantic = self.relation.pair_features(fmap, rois, labels, ordered)
+        seq = self.relation.frontend(visual, semantic, counts)
+        states, nfe = self.relation.solve(seq, times)
+        flat = unpad(states, counts)  # (G, sum R, D) in sequence order
+        offsets = np.cumsum([0] + counts[:-1]).tolist()
+        perm = torch.cat([o + off for o, off in zip(orders, offsets)]) if orders else torch.zeros(0, dtype=torch.long)
+        return flat[:, torch.argsort(perm)], nfe
+
+    # ------------------------------------------------------------------ inference
+    @torch.inference_mode()
+    def solve_relations(self, fmap: torch.Tensor, rois: torch.Tensor, labels: torch.Tensor,
+                        pairs: torch.Tensor, times: torch.Tensor) -> RelationSolve:
+        """Predicate probabilities over ``times`` for ``pairs (R,2)`` of one image."""
+        t0 = time.perf_counter()
+        if pairs.shape[0] == 0:
+            G = times.numel()
+            return RelationSolve(np.zeros((0, 2), np.int64), torch.zeros((G, 0, self.cfg.num_predicates)), 0, 0.0)
+        states, nfe = self.relation_states(fmap, rois, labels, [pairs], times)
+        probs = torch.stack([torch.softmax(self.relation.decode(states[g]), -1) for g in range(states.shape[0])])
+        return RelationSolve(pairs.cpu().numpy(), probs.float().cpu(), nfe, time.perf_counter() - t0)
+
+    @torch.inference_mode()
+    def predict(self, image: ImageLike, mode: str = "sgdet", boxes=None, labels=None, times=None,
+                name: str | None = None):
+        """Run the model on one image and return a :class:`nodis.trajectory.Trajectory`.
+
+        Args:
+            image: path, bytes, PIL image or ``HxWxC`` array.
+            mode: ``sgdet`` (image only), ``sgcls`` (``boxes`` given) or ``predcls`` (``boxes`` and ``labels``).
+            boxes: ``(N,4)`` x1y1x2y2 in original-image pixels.
+            labels: ``N`` class indices (ints >= 1) or names from the vocabulary (predcls).
+            times: ODE output grid (default ``0:2.5:0.05`` plus ``t_end``).
+
+        Example::
+
+            >>> import nodis
+            >>> model = nodis.load_model()                         # doctest: +SKIP
+            >>> traj = model.predict("resources/samples/0.jpg")   # doctest: +SKIP
+            >>> traj.graph_at(1.5).triplets(5)                    # doctest: +SKIP
+        """
+        from ..trajectory import Trajectory
+
+        t_start = time.perf_counter()
+        if mode not in MODES:
+            raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if not isinstance(image, (str, bytes)) and hasattr(image, "__fspath__") and name is None:
+            name = str(image)
+        if isinstance(image, str) and name is None:
+            name = image
+        pil = load_image(image)
+        W, H = pil.size
+        cfg = self.cfg
+        dev = self.device
+        x, scale, im_size = prepare_image(pil, cfg.image_size, cfg.pixel_mean, cfg.pixel_std)
+        grid = make_times(times, cfg.t_end)
+        given_boxes, given_labels = self._check_inputs(mode, boxes, labels, W, H)
+        was_training = self.training
+        self.eval()
+        try:
+            fmap = self.detector.features(x[None].to(dev))
+            if mode == "sgdet":
+                rpn = self.detector.rpn_head(fmap)
+                props = self.detector.proposals(rpn, [im_size])[0]
+                box_in = props.boxes
+            else:
+                box_in = torch.as_tensor(given_boxes, dtype=torch.float32, device=dev) * scale
+            rois = torch.cat((box_in.new_zeros((box_in.shape[0], 1)), box_in), 1)
+            n = rois.shape[0]
+            det_logits, det_deltas, obj_fmaps = self.object_features(fmap, rois)
+            x0 = self.context.initial_state(obj_fmaps, det_logits, box_in)
+            obj_probs = None
+            nfe_obj = 0
+            if mode != "predcls" and n > 0:
+                order = torch.arange(n, device=dev) if mode == "sgcls" else pair_order(n, cfg, dev)
+                seq = x0[order][:, None]  # (N,1,D): one image = one sequence
+                states, nfe_obj = self.context.solve(seq, grid.to(dev))
+                inv = torch.empty_like(order)
+                inv[order] = torch.arange(n, device=dev)
+                obj_probs = torch.stack([torch.softmax(self.context.decode(states[g, :, 0]), -1)[inv]
+                                         for g in range(states.shape[0])]).float().cpu()
+            elif mode != "predcls":
+                obj_probs = torch.zeros((grid.numel(), 0, cfg.num_classes))
+            class_boxes = None
+            if mode == "sgdet" and n > 0:
+                from .box_ops import bbox_preds, clip_boxes
+
+                C = cfg.num_classes
+                reg = bbox_preds(box_in[:, None].expand(n, C, 4).reshape(-1, 4), det_deltas.reshape(-1, 4))
+                class_boxes = clip_boxes(reg.view(n, C, 4), im_size[0], im_size[1])
+            seconds = time.perf_counter() - t_start
+            return Trajectory(
+                model=self, fmap=fmap, rois=rois, times=grid, mode=mode, scale=scale, image_size=(W, H),
+                obj_probs=obj_probs, given_labels=given_labels, class_boxes=class_boxes, nfe_obj=nfe_obj,
+                image=name, setup_seconds=seconds,
+            )
+        finally:
+            self.train(was_training)
+
+    def _check_inputs(self, mode, boxes, labels, W, H):
+        if mode == "sgdet":
+            return None, None
+        if boxes is None:
+            raise InputError(f"mode {mode} needs boxes (x1, y1, x2, y2 in image pixels); use sgdet for images only")
+        arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) if len(boxes) else np.zeros((0, 4))
+        if not np.isfinite(arr).all():
+            raise InputError("boxes contain NaN or infinite values")
+        if len(arr) > MAX_GIVEN_BOXES:
+            raise InputError(f"{len(arr)} boxes given; at most {MAX_GIVEN_BOXES} are supported "
+                             f"({MAX_GIVEN_BOXES * (MAX_GIVEN_BOXES - 1)} candidate pairs)")
+        arr = arr.copy()
+        arr[:, 0::2] = arr[:, 0::2].clip(0, W - 1)
+        arr[:, 1::2] = arr[:, 1::2].clip(0, H - 1)
+        bad = (arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1])
+        if bad.any():
+            raise InputError(f"box {int(np.argmax(bad))} has x2 < x1 or y2 < y1 (boxes are x1, y1, x2, y2)")
+        lab = None
+        if mode == "predcls":
+            if labels is None or len(labels) != len(arr):
+                raise InputError(f"predcls needs one label per box ({len(arr)} boxes, "
+                                 f"{0 if labels is None else len(labels)} labels)")
+            lab = np.array([self.vocab.class_index(v) if isinstance(v, str) else int(v) for v in labels], np.int64)
+            if len(lab) and (lab.min() < 1 or lab.max() >= self.cfg.num_classes):
+                raise InputError(f"labels must be class indices 1..{self.cfg.num_classes - 1}")
+        return arr, lab
+
+    # ------------------------------------------------------------------ helpers for trajectories
+    def candidate_pairs(self, boxes: torch.Tensor, require_overlap: bool) -> torch.Tensor:
+        """All ordered pairs ``i != j`` (``(R,2)``); with ``require_overlap`` only IoU > 0 (sgdet)."""
+        n = boxes.shape[0]
+        idx = torch.arange(n, device=boxes.device)
+        s, o = torch.meshgrid(idx, idx, indexing="ij")
+        mask = s != o
+        if require_overlap and n:
+            mask &= box_iou(boxes, boxes) > 0
+        return torch.stack((s[mask], o[mask]), 1)
