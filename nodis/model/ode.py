@@ -55,7 +55,7 @@ class ODEBlock(nn.Module):
     grid time equals the state of a solve that stops there.
     """
 
-    def __init__(self, func: LSTMODEFunc, solver: str = "dopri5", rtol: float = 0.01, atol: float = 0.01,
+    def __init__(self, func: nn.Module, solver: str = "dopri5", rtol: float = 0.01, atol: float = 0.01,
                  step_size: float = 0.1) -> None:
         super().__init__()
         self.odeFunc = func
@@ -69,15 +69,20 @@ class ODEBlock(nn.Module):
             raise ConfigError("ODE output times must be a 1-D grid with at least two values")
         if not bool((times[1:] > times[:-1]).all()):
             raise ConfigError("ODE output times must be strictly increasing")
-        self.odeFunc.reset()
+        self._reset()
         if x.shape[0] == 0:
             return x.new_zeros((times.numel(), *x.shape)), 0
         options = {"step_size": self.step_size} if self.solver in FIXED_STEP else None
         states = odeint(self.odeFunc, x, times.to(device=x.device, dtype=x.dtype), rtol=self.rtol,
                         atol=self.atol, method=self.solver, options=options)
-        nfe = self.odeFunc.nfe
-        self.odeFunc.reset()  # drop the carried LSTM state (it holds the autograd graph)
+        nfe = int(getattr(self.odeFunc, "nfe", 0))
+        self._reset()  # drop the carried LSTM state (it holds the autograd graph)
         return states, nfe
+
+    def _reset(self) -> None:
+        reset = getattr(self.odeFunc, "reset", None)
+        if reset is not None:
+            reset()
 
 
 def build_ode_block(dim: int, hidden: int, cfg) -> ODEBlock:

@@ -156,4 +156,3 @@ def unpad(x: torch.Tensor, lengths: list[int]) -> torch.Tensor:
     return torch.cat(parts, -2) if parts else x[..., :0, 0, :]
 
 
-pad = _pad
