@@ -25,8 +25,9 @@ legacy "+1 pixel" IoU (:func:`iou_legacy`). Recall is computed per image and ave
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -35,14 +36,14 @@ from .errors import InputError
 __all__ = [
     "IOU_THRESHOLD",
     "NG_TOP",
-    "GroundTruth",
-    "Prediction",
-    "ImageResult",
     "Evaluator",
-    "iou_legacy",
+    "GroundTruth",
+    "ImageResult",
+    "Prediction",
     "evaluate",
-    "zeroshot_triplets",
     "format_results_table",
+    "iou_legacy",
+    "zeroshot_triplets",
 ]
 
 IOU_THRESHOLD = 0.5
@@ -139,7 +140,7 @@ class GroundTruth:
             raise InputError("ground-truth relation predicates must be >= 1 (0 is background)")
 
     @classmethod
-    def from_graph(cls, graph: Any) -> "GroundTruth":
+    def from_graph(cls, graph: Any) -> GroundTruth:
         """From an annotated :class:`nodis.graph.SceneGraph` (object ``index`` fields may be sparse)."""
         pos = {o.index: i for i, o in enumerate(graph.objects)}
         try:
@@ -193,7 +194,7 @@ class Prediction:
             raise InputError("prediction scores contain NaN or infinite values")
 
     @classmethod
-    def from_graph(cls, graph: Any, num_predicates: int | None = None) -> "Prediction":
+    def from_graph(cls, graph: Any, num_predicates: int | None = None) -> Prediction:
         """From a predicted :class:`nodis.graph.SceneGraph`.
 
         Every relation of the graph becomes one candidate pair. Its score row is
@@ -230,7 +231,7 @@ class Prediction:
                    np.array([o.score for o in graph.objects], dtype=np.float64),
                    pairs, rows)
 
-    def in_mode(self, mode: str, gt: GroundTruth) -> "Prediction":
+    def in_mode(self, mode: str, gt: GroundTruth) -> Prediction:
         """The substitutions of ``sg_eval.evaluate_from_dict`` for ``mode``.
 
         ``predcls``: GT boxes, GT labels, object scores 1. ``sgcls``: GT boxes. ``sgdet``: unchanged.
@@ -279,6 +280,20 @@ class ImageResult:
     zeroshot_mask: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
+def _top_stable(scores: np.ndarray, top: int) -> np.ndarray:
+    """Indices of the ``top`` largest ``scores`` (1-D), descending; ties in index order.
+
+    Same result as ``np.argsort(-scores, kind="stable")[:top]``, but only the candidates scoring at
+    least the ``top``-th largest value are sorted.
+    """
+    n = scores.shape[0]
+    if n > 4 * top:
+        kth = np.partition(scores, n - top)[n - top]
+        cand = np.flatnonzero(scores >= kth)  # ascending indices, so the stable sort keeps index order
+        return cand[np.argsort(-scores[cand], kind="stable")[:top]]
+    return np.argsort(-scores, kind="stable")[:top]
+
+
 def _rank_graph_constrained(pred: Prediction, top: int) -> tuple[np.ndarray, np.ndarray]:
     """(R', 3) rows (s, o, p) and scores: one predicate per pair (arg-max over >= 1), stable descending."""
     if pred.rel_pairs.shape[0] == 0:
@@ -287,7 +302,7 @@ def _rank_graph_constrained(pred: Prediction, top: int) -> tuple[np.ndarray, np.
     pscore = pred.rel_scores[np.arange(len(p)), p]
     s, o = pred.rel_pairs[:, 0], pred.rel_pairs[:, 1]
     score = pred.obj_scores[s] * pred.obj_scores[o] * pscore
-    order = np.argsort(-score, kind="stable")[:top]
+    order = _top_stable(score, top)
     return np.column_stack((s[order], o[order], p[order])), score[order]
 
 
@@ -298,7 +313,7 @@ def _rank_no_graph_constraint(pred: Prediction, top: int) -> tuple[np.ndarray, n
     s, o = pred.rel_pairs[:, 0], pred.rel_pairs[:, 1]
     pair_score = pred.obj_scores[s] * pred.obj_scores[o]
     overall = pair_score[:, None] * pred.rel_scores[:, 1:]  # (R, P-1), row-major = (pair, predicate)
-    flat = np.argsort(-overall.ravel(), kind="stable")[:top]
+    flat = _top_stable(overall.ravel(), top)
     pi, ci = np.unravel_index(flat, overall.shape)
     return np.column_stack((s[pi], o[pi], ci + 1)), overall[pi, ci]
 
