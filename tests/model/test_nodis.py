@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+import torch
+
+from nodis.errors import InputError
+from nodis.model import default_times
+from tests.helpers import BOXES, LABELS, make_model
+
+
+@pytest.mark.parametrize("mode", ["sgdet", "sgcls", "predcls"])
+def test_shapes_per_mode(demo_model, rgb_image, mode):
+    traj = demo_model.predict(rgb_image, mode=mode, boxes=BOXES, labels=LABELS)
+    g = traj.graph_at(1.5)
+    G = len(default_times(1.5))
+    assert traj.times.shape == (G,) and traj.times[0] == 0 and 1.5 in traj.times.tolist()
+    if mode == "sgdet":
+        assert 1 <= len(g.objects) <= demo_model.cfg.max_objects
+        assert traj.obj_probs.shape[0] == G and traj.obj_probs.shape[2] == 151
+    else:
+        assert [o.index for o in g.objects] == [0, 1, 2, 3]
+        assert len(g.relations) == 4 * 3  # all ordered pairs
+    if mode == "predcls":
+        assert [o.label for o in g.objects] == LABELS and all(o.score == 1.0 for o in g.objects)
+        assert traj.nfe["object"] == 0
+    for o in g.objects:
+        x1, y1, x2, y2 = o.box
+        assert 0 <= x1 <= x2 <= 320 and 0 <= y1 <= y2 <= 240  # original-image pixels
+    scores = [r.score for r in g.relations]
+    assert scores == sorted(scores, reverse=True)
+    ids = {o.index for o in g.objects}
+    for r in g.relations:
+        assert r.subject in ids and r.object in ids and r.subject != r.object
+        assert r.predicate >= 1 and len(r.predicate_scores) == 51
+        assert abs(sum(r.predicate_scores) - 1) < 1e-4
+        assert r.predicate_score == max(r.predicate_scores[1:])
+        s = g.object_by_index(r.subject).score * g.object_by_index(r.object).score
+        assert abs(r.score - s * r.predicate_score) < 1e-6
+    assert traj.nfe["predicate"] >= 8
+
+
+@pytest.mark.parametrize("policy", ["carry", "reset"])
+@pytest.mark.parametrize("mode", ["sgcls", "sgdet"])
+def test_grid_equals_two_point_solve_at_t_end(rgb_image, policy, mode):
+    model = make_model(state_policy=policy)
+    full = model.predict(rgb_image, mode=mode, boxes=BOXES).graph_at(1.5)
+    two = model.predict(rgb_image, mode=mode, boxes=BOXES, times=[0.0, 1.5]).graph_at(1.5)
+    full.meta.pop("nfe_object"), two.meta.pop("nfe_object")
+    assert full.to_dict() == two.to_dict()
+
+
+def test_time_changes_the_graph_and_linked_vs_separate(demo_model, rgb_image):
+    traj = demo_model.predict(rgb_image, mode="sgcls", boxes=BOXES)
+    g0, g15 = traj.graph_at(0.0), traj.graph_at(1.5)
+    assert [o.class_scores for o in g0.objects] != [o.class_scores for o in g15.objects]
+    sep = traj.graph_at(t_obj=1.5, t_rel=0.5)
+    assert sep.t_obj == 1.5 and sep.t_rel == 0.5
+    assert [o.label for o in sep.objects] == [o.label for o in g15.objects]
+    assert [r.predicate_scores for r in sep.relations] != [r.predicate_scores for r in g15.relations]
+    assert traj.graph_at(1.5) is g15  # cached
+    assert traj.graph_at(1.52) is g15  # snapped to the grid
+
+
+def test_ablation_switches_change_outputs(rgb_image):
+    base = make_model().predict(rgb_image, mode="sgcls", boxes=BOXES).graph_at(1.5)
+    no_o = make_model(object_ode=False).predict(rgb_image, mode="sgcls", boxes=BOXES)
+    no_p = make_model(predicate_ode=False).predict(rgb_image, mode="sgcls", boxes=BOXES)
+    assert no_o.nfe["object"] == 0 and no_p.nfe["predicate"] == 0
+    assert [o.class_scores for o in no_o.graph_at(1.5).objects] != [o.class_scores for o in base.objects]
+    assert [r.predicate_scores for r in no_p.graph_at(1.5).relations] != [r.predicate_scores for r in base.relations]
+    # without an ODE the state does not move with t
+    assert no_o.graph_at(0.0).objects[0].class_scores == no_o.graph_at(2.5).objects[0].class_scores
+
+
+@pytest.mark.parametrize("frontend", ["fc", "gcnn"])
+def test_frontends_run(rgb_image, frontend):
+    g = make_model(frontend=frontend).predict(rgb_image, mode="predcls", boxes=BOXES, labels=LABELS).graph_at(1.5)
+    assert len(g.relations) == 12
+
+
+def test_determinism_under_fixed_seed(rgb_image):
+    a = make_model().predict(rgb_image, mode="sgdet").graph_at(1.5).to_dict()
+    b = make_model().predict(rgb_image, mode="sgdet").graph_at(1.5).to_dict()
+    assert a == b
+
+
+def test_precompute_makes_every_time_a_cache_hit(demo_model, rgb_image):
+    traj = demo_model.predict(rgb_image, mode="sgdet")
+    n = traj.precompute()
+    assert n >= 1
+    solves = dict(traj._relations)
+    for t in traj.times:
+        traj.graph_at(t)
+    assert traj._relations == solves  # no new relation solve
+
+
+def test_input_validation(demo_model, rgb_image):
+    with pytest.raises(InputError, match="needs boxes"):
+        demo_model.predict(rgb_image, mode="sgcls")
+    with pytest.raises(InputError, match="one label per box"):
+        demo_model.predict(rgb_image, mode="predcls", boxes=BOXES, labels=[1])
+    with pytest.raises(InputError, match="unknown object label"):
+        demo_model.predict(rgb_image, mode="predcls", boxes=BOXES[:1], labels=["unicorn"])
+    with pytest.raises(InputError, match="x2 < x1"):
+        demo_model.predict(rgb_image, mode="sgcls", boxes=[[100, 10, 50, 60]])
+    with pytest.raises(InputError, match="unknown mode"):
+        demo_model.predict(rgb_image, mode="detect")
+    with pytest.raises(InputError, match="at most"):
+        demo_model.predict(rgb_image, mode="sgcls", boxes=[[0, 0, 10, 10]] * 200)
+    g = demo_model.predict(rgb_image, mode="predcls", boxes=[[1, 1, 50, 50]], labels=["man"]).graph_at(1.5)
+    assert len(g.objects) == 1 and g.relations == []  # a single object: no pairs
+    g = demo_model.predict(rgb_image, mode="sgcls", boxes=np.zeros((0, 4))).graph_at(1.5)
+    assert g.objects == [] and g.relations == []
