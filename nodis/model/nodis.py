@@ -56,14 +56,14 @@ def make_times(times, t_end: float) -> torch.Tensor:
     return torch.tensor(vals, dtype=torch.float32)
 
 
-def pair_order(n: int, cfg: ModelConfig, device) -> torch.Tensor:
+def pair_order(n: int, cfg: ModelConfig, device, seed: int | None = None) -> torch.Tensor:
     """The order in which the ``n`` candidates of one image enter an LSTM/ODE sequence.
 
     ``random`` (as released) uses a generator seeded with ``cfg.order_seed`` so results are
     reproducible; ``index`` keeps the given order."""
     if cfg.pair_order == "index" or n <= 1:
         return torch.arange(n, device=device)
-    g = torch.Generator().manual_seed(int(cfg.order_seed) + n)
+    g = torch.Generator().manual_seed(int(cfg.order_seed if seed is None else seed) + n)
     return torch.randperm(n, generator=g).to(device)
 
 
@@ -112,12 +112,12 @@ class NODIS(nn.Module):
 
         return pad(torch.cat(rows, 0) if rows else x0, counts)
 
-    def relation_states(self, fmap, rois, labels, pairs_per_image: list[torch.Tensor], times):
+    def relation_states(self, fmap, rois, labels, pairs_per_image: list[torch.Tensor], times, seed: int | None = None):
         """P-ODE over the pairs of each image (batched along the LSTM batch axis).
 
         Returns states ``(G, sum R, D)`` in the given pair order and the NFE."""
         counts = [int(p.shape[0]) for p in pairs_per_image]
-        orders = [pair_order(n, self.cfg, fmap.device) for n in counts]
+        orders = [pair_order(n, self.cfg, fmap.device, seed) for n in counts]
         ordered = torch.cat([p[o] for p, o in zip(pairs_per_image, orders)], 0)
         visual, semantic = self.relation.pair_features(fmap, rois, labels, ordered)
         seq = self.relation.frontend(visual, semantic, counts)
