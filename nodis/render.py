@@ -20,13 +20,14 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Hashable, Iterable, Sequence
+from typing import Any
+from collections.abc import Hashable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import InputError
-from .graph import ObjectNode, Relation, SceneGraph
+from .graph import SceneGraph
 
 __all__ = [
     "PALETTE", "object_color", "object_color_hex", "text_color_for", "STATUS_COLORS",
@@ -223,6 +224,16 @@ def match_ground_truth(graph: SceneGraph, gt: Any, iou_threshold: float = 0.5) -
     return GroundTruthMatch(status, gt_of, missed_objects, rel_status, missed_relations)
 
 
+def _shown_gt_nodes(match: GroundTruthMatch, grels: np.ndarray) -> set[int]:
+    """GT objects drawn as their own ``-GT`` node: missed ones, and endpoints of missed GT relations
+    that no detection matched."""
+    shown = set(match.missed_objects)
+    obj_of_gt = match.object_of_gt
+    for j in match.missed_relations:
+        shown.update(int(x) for x in grels[j][:2] if int(x) not in obj_of_gt)
+    return shown
+
+
 def _gt_name(gt: Any, labels: np.ndarray, j: int, class_names: Sequence[str] | None) -> str:
     names = getattr(gt, "class_names", None) or class_names
     lab = int(labels[j])
@@ -256,13 +267,18 @@ def node_labels(graph: SceneGraph) -> dict[int, str]:
     return out
 
 
-def focus_graph(graph: SceneGraph, top_k: int | None) -> SceneGraph:
+def focus_graph(graph: SceneGraph, top_k: int | None, gt: Any = None, iou_threshold: float = 0.5) -> SceneGraph:
     """The top-``top_k`` relations and only the objects they connect (the top-``top_k`` objects by
-    score when there are no relations). ``top_k=None`` returns ``graph`` unchanged."""
+    score when there are no relations). With ``gt``, objects that match a ground-truth box are kept
+    too, so that a detected object is not reported as missed just because it is in no top relation.
+    ``top_k=None`` returns ``graph`` unchanged."""
     if top_k is None:
         return graph
     g = graph.filtered(top_k=top_k)
     used = {r.subject for r in g.relations} | {r.object for r in g.relations}
+    if gt is not None:
+        m = match_ground_truth(graph, gt, iou_threshold)
+        used |= {i for i, st in m.object_status.items() if st == "tp"}
     if used:
         g.objects = [o for o in g.objects if o.index in used]
     else:
@@ -403,7 +419,7 @@ def draw_boxes(image: Any, graph: SceneGraph, *, show_scores: bool = True,
 LayoutNode = Hashable  # object index (int), or ("gt", j) for a ground-truth-only node
 
 
-def _layout_graph(graphs: Sequence[SceneGraph], gt: Any = None):
+def _layout_graph(graphs: Sequence[SceneGraph], gt: Any = None, show_scores: bool = False):
     import networkx as nx
 
     G = nx.Graph()
@@ -414,64 +430,106 @@ def _layout_graph(graphs: Sequence[SceneGraph], gt: Any = None):
         labels = node_labels(g)
         for o in g.objects:
             x1, y1, x2, y2 = o.box
-            c = [((x1 + x2) / 2) / W, 1.0 - ((y1 + y2) / 2) / H]
-            if o.index in init:
-                init[o.index][0] += c[0]
-                init[o.index][1] += c[1]
-                init[o.index][2] += 1
-            else:
-                init[o.index] = [c[0], c[1], 1]
+            c = init.setdefault(o.index, [0.0, 0.0, 0])
+            c[0] += ((x1 + x2) / 2) / W
+            c[1] += 1.0 - ((y1 + y2) / 2) / H
+            c[2] += 1
             G.add_node(o.index)
-            label_len[o.index] = max(label_len.get(o.index, 0), len(labels[o.index]))
+            label_len[o.index] = max(label_len.get(o.index, 0), len(labels[o.index]) + (5 if show_scores else 0))
         for r in g.relations:
             if r.subject != r.object and G.has_node(r.subject) and G.has_node(r.object):
                 G.add_edge(r.subject, r.object)
     if gt is not None and graphs:
         gboxes, glabels, grels = _gt_arrays(gt)
-        W, H = graphs[0].image_size
-        W, H = max(1, W), max(1, H)
-        for j, (x1, y1, x2, y2) in enumerate(gboxes):
+        W, H = (max(1, v) for v in graphs[0].image_size)
+        boxes = {o.index: o.box for g in graphs for o in g.objects}
+        idx = sorted(boxes)
+        iou = _iou_matrix(np.array([boxes[i] for i in idx], dtype=np.float64).reshape(-1, 4), gboxes)
+        shown: set[int] = set()  # GT objects drawn as "-GT" nodes in at least one graph
+        for g in graphs:
+            shown |= _shown_gt_nodes(match_ground_truth(g, gt), grels)
+        for j in sorted(shown):
+            x1, y1, x2, y2 = gboxes[j]
             n = ("gt", j)
             G.add_node(n)
             init[n] = [((x1 + x2) / 2) / W, 1.0 - ((y1 + y2) / 2) / H, 1]
             label_len[n] = len(_gt_name(gt, glabels, j, graphs[0].class_names)) + 3
+            if len(idx) and iou[:, j].max() >= 0.5:  # keep a GT node next to the detection it overlaps
+                G.add_edge(n, idx[int(iou[:, j].argmax())])
         for s, o, _p in grels:
-            if s != o:
+            if s != o and int(s) in shown and int(o) in shown:
                 G.add_edge(("gt", int(s)), ("gt", int(o)))
     pos0 = {n: (v[0] / v[2], v[1] / v[2]) for n, v in init.items()}
     return G, pos0, label_len
 
 
+#: Limits of the drawing area in layout units (the layout fills the unit square).
+_XLIM = (-0.1, 1.1)
+_YLIM = (-0.08, 1.08)
+
+
+def _node_font_pt(size: tuple[int, int], dpi: int, font_scale: float = 1.0) -> float:
+    """Node label font size (points) for a drawing of ``size`` pixels: 12 pt at 800x600 and 100 dpi."""
+    w, h = size
+    return max(6.0, 12.0 * min(w / 800.0, h / 600.0) ** 0.5 * 100.0 / dpi * font_scale)
+
+
+def _label_extent(size: tuple[int, int], dpi: int, font_scale: float) -> tuple[float, float]:
+    """(width of one character, height of a node box) in layout units for a drawing of ``size``."""
+    px = _node_font_pt(size, dpi, font_scale) * dpi / 72.0
+    w, h = size
+    return 0.64 * px * (_XLIM[1] - _XLIM[0]) / w, 2.1 * px * (_YLIM[1] - _YLIM[0]) / h
+
+
 def graph_layout(graph: SceneGraph | Sequence[SceneGraph], seed: int = 0, *, gt: Any = None,
-                 iterations: int = 200) -> dict[LayoutNode, tuple[float, float]]:
+                 size: tuple[int, int] = (800, 600), dpi: int = 100, font_scale: float = 1.0,
+                 show_scores: bool = False) -> dict[LayoutNode, tuple[float, float]]:
     """Deterministic node positions in the unit square (``y`` up) for one graph or the union of
     several (e.g. the graphs of all ``t`` of a trajectory, so the layout stays put while ``t`` moves).
 
     Nodes start at their box centres (so the drawing resembles the picture), are spread by a
-    force-directed layout (``networkx.spring_layout``, ``seed``) and then pushed apart until their
-    labels do not overlap. With ``gt``, ground-truth objects get nodes ``("gt", j)`` too.
+    force-directed layout (``networkx.kamada_kawai_layout``; ``seed`` jitters equal centres) and then pushed apart until
+    their labels, sized for a drawing of ``size`` pixels, do not overlap. With ``gt``, ground-truth
+    objects get nodes ``("gt", j)`` placed next to the detection they overlap.
     The same input and seed always give the same layout.
     """
     import networkx as nx
 
     graphs = [graph] if isinstance(graph, SceneGraph) else list(graph)
-    G, pos0, label_len = _layout_graph(graphs, gt)
-    nodes = sorted(G.nodes, key=lambda n: (isinstance(n, tuple), n if not isinstance(n, tuple) else n[1]))
+    G, pos0, label_len = _layout_graph(graphs, gt, show_scores)
+    nodes = sorted(G.nodes, key=lambda n: (1, n[1]) if isinstance(n, tuple) else (0, n))
     if not nodes:
         return {}
     if len(nodes) == 1:
         return {nodes[0]: (0.5, 0.5)}
-    # deterministic jitter separates objects with (nearly) the same box centre
+    # Kamada-Kawai from the box centres (deterministic jitter separates equal centres). Distances are
+    # graph distances; pairs in different components get about half the diameter plus one, so
+    # unconnected objects stay near the rest instead of flying off.
     rng = np.random.default_rng(seed)
-    start = {n: np.array(pos0[n]) + rng.normal(0, 0.02, 2) for n in nodes}
+    start = {n: np.asarray(pos0[n], dtype=np.float64) + rng.normal(0, 0.02, 2) for n in nodes}
     H = nx.Graph()
     H.add_nodes_from(nodes)
     H.add_edges_from(sorted(G.edges, key=repr))
-    k = 1.6 / math.sqrt(len(nodes))
-    pos = nx.spring_layout(H, k=k, pos=start, iterations=iterations, seed=seed, weight=None)
-    P = np.array([pos[n] for n in nodes], dtype=np.float64)
-    P = _normalise(P)
-    P = _remove_overlaps(P, np.array([label_len[n] for n in nodes], dtype=np.float64))
+    sp = dict(nx.all_pairs_shortest_path_length(H))
+    diam = max([d for row in sp.values() for d in row.values()] + [1])
+    far = 1.0 + math.ceil(diam / 2)
+    dist = {u: {v: float(sp[u].get(v, far)) for v in nodes} for u in nodes}
+    pos = nx.kamada_kawai_layout(H, dist=dist, pos=start, weight=None)
+    P = _normalise(np.array([pos[n] for n in nodes], dtype=np.float64))
+    cw, ch = _label_extent(size, dpi, font_scale)
+    # label boxes plus room around them for an arrow and its predicate between neighbours
+    half_w = (np.array([label_len[n] for n in nodes], dtype=np.float64) + 4.0) * cw / 2
+    half_h = np.full(len(nodes), ch / 2 * 1.9)
+    where = {n: k for k, n in enumerate(nodes)}
+    linked = np.zeros((len(nodes), len(nodes)), dtype=bool)
+    for u, v in H.edges:
+        linked[where[u], where[v]] = linked[where[v], where[u]] = True
+    for _ in range(8):  # push apart, fit the labels into the drawing area, until nothing overlaps
+        P = _remove_overlaps(P, half_w, half_h, linked)
+        P[:, 0] = _fit_axis(P[:, 0], half_w, -_XLIM[0] * 0.8)
+        P[:, 1] = _fit_axis(P[:, 1], half_h, -_YLIM[0] * 0.8)
+        if not _any_overlap(P, half_w, half_h):
+            break
     return {n: (float(x), float(y)) for n, (x, y) in zip(nodes, P)}
 
 
@@ -483,34 +541,69 @@ def _normalise(P: np.ndarray) -> np.ndarray:
     return Q
 
 
-def _remove_overlaps(P: np.ndarray, chars: np.ndarray, iterations: int = 200) -> np.ndarray:
-    """Push apart label rectangles (estimated from the label length) in the unit square."""
+def _fit_axis(x: np.ndarray, half: np.ndarray, margin: float) -> np.ndarray:
+    """Map centres ``x`` affinely (as large as possible) so that every label ``[x - half, x + half]``
+    lies within ``[-margin, 1 + margin]``."""
+    lo, hi = x.min(), x.max()
+    if hi - lo < 1e-9:
+        return np.full_like(x, 0.5)
+    u = (x - lo) / (hi - lo)
+
+    def need(b: float) -> float:  # width needed when the centres span b
+        return float(np.max(half - b * u) + np.max(half + b * u))
+
+    a_lo, a_hi = 0.0, 1.0 + 2 * margin
+    if need(a_hi) <= 1 + 2 * margin:
+        b = a_hi
+    else:
+        for _ in range(40):
+            mid = (a_lo + a_hi) / 2
+            a_lo, a_hi = (mid, a_hi) if need(mid) <= 1 + 2 * margin else (a_lo, mid)
+        b = a_lo
+    a = -margin + float(np.max(half - b * u))
+    return a + b * u
+
+
+def _any_overlap(P: np.ndarray, half_w: np.ndarray, half_h: np.ndarray) -> bool:
+    dx = np.abs(P[:, None, 0] - P[None, :, 0])
+    dy = np.abs(P[:, None, 1] - P[None, :, 1])
+    ov = (dx < half_w[:, None] + half_w[None, :]) & (dy < half_h[:, None] + half_h[None, :])
+    np.fill_diagonal(ov, False)
+    return bool(ov.any())
+
+
+def _remove_overlaps(P: np.ndarray, half_w: np.ndarray, half_h: np.ndarray, linked: np.ndarray | None = None,
+                     iterations: int = 300) -> np.ndarray:
+    """Push apart overlapping label rectangles (centres ``P``, half sizes) along the cheaper axis,
+    all pairs at once per iteration. ``linked`` pairs (an edge between them) keep a wider gap so the
+    arrow and its predicate stay visible."""
     n = len(P)
-    cw = 0.6 / max(12.0, math.sqrt(n) * 10.0)  # width of one character in unit coordinates
-    half_w = (chars + 2.5) * cw / 2
-    half_h = np.full(n, max(0.045, 0.5 / max(6.0, 2.2 * math.sqrt(n))))
     P = P.copy()
+    iu = np.triu_indices(n, 1)
+    grow = 1.0 if linked is None else np.where(linked[iu], 1.5, 1.0)
+    sw = (half_w[:, None] + half_w[None, :])[iu] * grow
+    sh = (half_h[:, None] + half_h[None, :])[iu] * grow
+    # tie-break direction for coincident centres: deterministic, alternating
+    tie = np.where((iu[0] + iu[1]) % 2 == 0, 1.0, -1.0)
     for _ in range(iterations):
-        moved = False
-        for i in range(n):
-            for j in range(i + 1, n):
-                dx, dy = P[j] - P[i]
-                ox = half_w[i] + half_w[j] - abs(dx)
-                oy = half_h[i] + half_h[j] - abs(dy)
-                if ox > 0 and oy > 0:
-                    moved = True
-                    # move along the axis of least overlap, half each
-                    if ox * 0.5 < oy:  # prefer horizontal moves (labels are wide) only when cheaper
-                        s = 1.0 if dx > 0 or (dx == 0 and i < j) else -1.0
-                        P[i, 0] -= s * ox / 2 + 1e-4
-                        P[j, 0] += s * ox / 2 + 1e-4
-                    else:
-                        s = 1.0 if dy > 0 or (dy == 0 and i < j) else -1.0
-                        P[i, 1] -= s * oy / 2 + 1e-4
-                        P[j, 1] += s * oy / 2 + 1e-4
-        if not moved:
+        d = P[iu[1]] - P[iu[0]]
+        ox = sw - np.abs(d[:, 0])
+        oy = sh - np.abs(d[:, 1])
+        hit = (ox > 0) & (oy > 0)
+        if not hit.any():
             break
-    return _normalise(P)
+        horiz = hit & (ox / sw < oy / sh)  # the axis needing the smaller relative move
+        vert = hit & ~horiz
+        sx = np.where(d[:, 0] != 0, np.sign(d[:, 0]), tie)
+        sy = np.where(d[:, 1] != 0, np.sign(d[:, 1]), tie)
+        move = np.zeros((len(sw), 2))
+        move[horiz, 0] = sx[horiz] * (ox[horiz] / 2 + 1e-3)
+        move[vert, 1] = sy[vert] * (oy[vert] / 2 + 1e-3)
+        delta = np.zeros_like(P)
+        np.add.at(delta, iu[1], move * 0.5)  # half steps: several overlaps of one node add up
+        np.add.at(delta, iu[0], -move * 0.5)
+        P += delta
+    return P
 
 
 # --------------------------------------------------------------------------------------- graph figure
@@ -529,20 +622,20 @@ def graph_figure(graph: SceneGraph, *, layout: dict | None = None, top_k: int | 
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyArrowPatch
 
-    g = focus_graph(graph, top_k)
+    g = focus_graph(graph, top_k, gt, iou_threshold)
     w, h = int(size[0]), int(size[1])
     if w <= 0 or h <= 0:
         raise InputError(f"figure size must be positive, got {size!r}")
     fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi, facecolor="white")
     canvas = FigureCanvasAgg(fig)
-    top = 0.92 if title else 1.0
+    top = 1.0 - (0.09 if title else 0.0)
     ax = fig.add_axes((0.0, 0.0, 1.0, top))
     ax.set_axis_off()
-    ax.set_xlim(-0.13, 1.13)
-    ax.set_ylim(-0.1, 1.1)
-    scale = min(w / 800.0, h / 600.0) ** 0.5 * 800.0 / dpi / 8.0 * font_scale
-    node_fs = max(6.0, 12.0 * scale)
-    edge_fs = max(5.0, 10.0 * scale)
+    ax.set_xlim(*_XLIM)
+    ax.set_ylim(*_YLIM)
+    node_fs = _node_font_pt((w, h), dpi, font_scale)
+    edge_fs = node_fs * 0.85
+    scale = node_fs / 12.0
     if title:
         fig.text(0.5, 0.985, title, ha="center", va="top", fontsize=node_fs * 1.15, fontweight="bold")
 
@@ -562,13 +655,9 @@ def graph_figure(graph: SceneGraph, *, layout: dict | None = None, top_k: int | 
         text = r.name + (f" {r.predicate_score:.2f}" if show_scores else "")
         edges.append((r.subject, r.object, text, col, False))
     if match is not None and gt_arr is not None:
-        gboxes, glabels, grels = gt_arr
+        _gboxes, glabels, grels = gt_arr
         obj_of_gt = match.object_of_gt
-        shown_gt: set[int] = set(match.missed_objects)
-        for j in match.missed_relations:
-            s, o_, _p = (int(v) for v in grels[j])
-            shown_gt.update(x for x in (s, o_) if x not in obj_of_gt)
-        for j in sorted(shown_gt):
+        for j in sorted(_shown_gt_nodes(match, grels)):
             nodes.append((("gt", j), _gt_name(gt, glabels, j, g.class_names) + "-GT", STATUS_COLORS["missed"], True))
         for j in match.missed_relations:
             s, o_, p = (int(v) for v in grels[j])
@@ -584,7 +673,8 @@ def graph_figure(graph: SceneGraph, *, layout: dict | None = None, top_k: int | 
     pos = dict(layout) if layout else {}
     missing = [n for n, *_ in nodes if n not in pos]
     if missing:
-        auto = graph_layout(g, seed=seed, gt=gt)
+        auto = graph_layout(g, seed=seed, gt=gt, size=(w, h), dpi=dpi, font_scale=font_scale,
+                            show_scores=show_scores)
         if pos:  # place newcomers where the automatic layout puts them, nudged off existing nodes
             for n in missing:
                 pos[n] = auto.get(n, (0.5, 0.5))
@@ -621,7 +711,7 @@ def graph_figure(graph: SceneGraph, *, layout: dict | None = None, top_k: int | 
         reverse = (v, u) in groups
         for m, k in enumerate(ks):
             _, _, text, col, dashed = edges[k]
-            rad = (0.18 if reverse else 0.0) + (m - (0 if reverse else (len(ks) - 1) / 2)) * 0.22
+            rad = (0.3 if reverse else 0.0) + (m - (0 if reverse else (len(ks) - 1) / 2)) * 0.25
             faded = hl is not None and u not in hl and v not in hl
             alpha = 0.3 if faded else 1.0
             arrow = FancyArrowPatch(
@@ -684,13 +774,15 @@ def draw_t_strip(image: Any, graphs_at_t: Sequence[SceneGraph], *, t_end: float 
     if not graphs:
         raise InputError("draw_t_strip needs at least one scene graph")
     base = _as_image(image).convert("RGB")
-    focused = [focus_graph(g, top_k) for g in graphs]
-    lay = dict(layout) if layout else graph_layout(focused, seed=seed, gt=gt)
+    focused = [focus_graph(g, top_k, gt) for g in graphs]
 
     cw = int(cell_width)
     ih = max(1, int(round(base.height * cw / base.width)))
     small = base.resize((cw, ih), Image.LANCZOS)
     gh = int(round(cw * 0.85))
+    fs = 1.15  # slightly larger text: strip panels are small
+    lay = dict(layout) if layout else graph_layout(focused, seed=seed, gt=gt, size=(cw, gh), font_scale=fs,
+                                                   show_scores=show_scores)
     title_font = get_font(max(12, cw // 17), bold=True)
     pad = max(6, cw // 30)
     probe = ImageDraw.Draw(small)
@@ -703,7 +795,7 @@ def draw_t_strip(image: Any, graphs_at_t: Sequence[SceneGraph], *, t_end: float 
     for k, (g, fg) in enumerate(zip(graphs, focused)):
         boxes = draw_boxes(small, fg, show_scores=show_scores, gt=gt)
         gimg = Image.open(io.BytesIO(draw_graph(fg, layout=lay, fmt="png", size=(cw, gh), gt=gt,
-                                                show_scores=show_scores))).convert("RGB")
+                                                show_scores=show_scores, font_scale=fs))).convert("RGB")
         t_txt = f"t = {g.t_rel:.2f}" if abs(g.t_obj - g.t_rel) < 1e-9 else f"t = {g.t_obj:.2f} / {g.t_rel:.2f}"
         if k == end_k:
             t_txt += "  (t_end)"
@@ -716,7 +808,7 @@ def draw_t_strip(image: Any, graphs_at_t: Sequence[SceneGraph], *, t_end: float 
             panel.paste(boxes, (pad, title_h + (max(ih, gh) - ih) // 2))
             panel.paste(gimg, (2 * pad + cw, title_h + (max(ih, gh) - gh) // 2))
         d = ImageDraw.Draw(panel)
-        tw, th, yoff = _text_size(d, t_txt, title_font)
+        tw, _th, yoff = _text_size(d, t_txt, title_font)
         frame = (31, 119, 180)
         d.text(((panel.width - tw) // 2, pad - yoff), t_txt, font=title_font,
                fill=frame if k == end_k else (20, 20, 20))

@@ -1,0 +1,818 @@
+"""Every output format of a scene graph, with atomic writes. Shared by the CLI and the viewer.
+
+Per-graph formats live in :data:`FORMATS` (name -> :class:`FormatSpec` ``(suffix, writer)``);
+:func:`save_graph` writes one of them (format inferred from the file name when not given).
+Multi-image files (Visual Genome ``scene_graphs.json``, the Scene-Graph-Benchmark
+``custom_prediction.json`` pair, a JSON-lines run index) have their own writers and
+:func:`save_batch`. Field-by-field documentation with examples: ``docs/formats.md``.
+
+Every file is written atomically: a temporary file in the destination folder, flushed and fsynced,
+then ``os.replace``; a failure removes the temporary file, leaves any older file untouched and
+raises :class:`~nodis.errors.ExportError` naming the path and the reason.
+"""
+from __future__ import annotations
+
+import csv
+import errno
+import io
+import json
+import logging
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Sequence
+
+from .errors import ExportError, InputError
+from .graph import ObjectNode, Relation, SceneGraph
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "FORMATS", "BATCH_FORMATS", "FormatSpec", "save_graph", "save_batch", "format_from_path", "output_path",
+    "atomic_write_bytes", "atomic_write_text", "append_jsonl", "write_jsonl_index", "read_jsonl",
+    "graph_to_json", "to_vg_scene_graph", "write_vg_scene_graphs", "read_vg_scene_graphs",
+    "vg_to_ground_truth", "sgb_prediction", "write_sgb", "read_sgb", "graphml_bytes", "read_graphml",
+    "node_link_dict", "read_node_link", "triplets_csv", "load_image_for", "example_scene_graph", "strip_graphs",
+    "PAPER_TIMES",
+]
+
+# ------------------------------------------------------------------------------------ atomic writes
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, OSError):
+        if e.errno == errno.ENOSPC:
+            return "the disk is full"
+        if e.errno in (errno.EACCES, errno.EPERM):
+            return "permission denied (choose a folder you can write to)"
+        if e.errno == errno.EROFS:
+            return "the file system is read-only"
+        if e.errno == errno.ENOENT:
+            return "the folder does not exist"
+        if e.errno == errno.EISDIR:
+            return "a folder of that name exists"
+        if e.errno == errno.ENOTDIR:
+            return "a part of the path is a file, not a folder"
+        return e.strerror or str(e)
+    return str(e) or type(e).__name__
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, ``os.replace``).
+
+    Raises :class:`ExportError` (path and reason) when the folder is missing or unwritable, the disk
+    is full, ...; then no temporary file is left and an existing file at ``path`` is unchanged.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ExportError(f"cannot write {path}: the folder {parent} does not exist (create it first)")
+    if path.is_dir():
+        raise ExportError(f"cannot write {path}: a folder of that name exists")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as e:
+        raise ExportError(f"cannot write {path}: {_reason(e)}") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        mode = (path.stat().st_mode & 0o7777) if path.exists() else (0o666 & ~_UMASK)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, (OSError, ValueError, TypeError)):
+            raise ExportError(f"cannot write {path}: {_reason(e)}") from e
+        raise
+    try:  # make the rename durable; not possible everywhere (e.g. Windows), never fatal
+        dfd = os.open(parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """:func:`atomic_write_bytes` of UTF-8 ``text`` (newlines written as given)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "tolist"):  # numpy / torch scalars and arrays
+        return o.tolist()
+    if hasattr(o, "item"):
+        return o.item()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def _dumps(obj: Any, indent: int | None = 2) -> str:
+    try:
+        return json.dumps(obj, indent=indent, default=_json_default, ensure_ascii=False)
+    except (TypeError, ValueError) as e:
+        raise ExportError(f"cannot encode as JSON: {e}") from e
+
+
+def append_jsonl(path: str | Path, record: dict[str, Any]) -> Path:
+    """Append ``record`` as one complete JSON line to ``path`` (created if missing), flushed and fsynced.
+
+    Safe to call after each image of a long run: a crash loses at most the line being written, and a
+    truncated last line left by an earlier crash is closed off so the new record starts on its own line.
+    """
+    path = Path(path)
+    line = json.dumps(record, default=_json_default, ensure_ascii=False)
+    if "\n" in line:  # cannot happen with json.dumps, but a record must stay one line
+        raise ExportError(f"cannot append to {path}: record is not a single line")
+    if not path.parent.is_dir():
+        raise ExportError(f"cannot write {path}: the folder {path.parent} does not exist (create it first)")
+    try:
+        with open(path, "ab+") as f:
+            f.seek(0, os.SEEK_END)
+            prefix = b""
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    prefix = b"\n"
+            f.write(prefix + line.encode("utf-8") + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise ExportError(f"cannot append to {path}: {_reason(e)}") from e
+    return path
+
+
+def write_jsonl_index(path: str | Path, records: Iterable[dict[str, Any]]) -> Path:
+    """Write ``records`` as JSON lines (one object per line) atomically, e.g. the index of a run:
+    ``{"image": ..., "outputs": {"json": ...}, "num_objects": ..., "seconds": ...}``."""
+    text = "".join(json.dumps(r, default=_json_default, ensure_ascii=False) + "\n" for r in records)
+    return atomic_write_text(path, text)
+
+
+def read_jsonl(path: str | Path, *, strict: bool = False) -> list[dict[str, Any]]:
+    """Read a JSON-lines file. Lines that are not valid JSON (a crash in the middle of an append leaves
+    a truncated one) are skipped with a warning, or raise :class:`InputError` with ``strict=True``."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {_reason(e)}") from e
+    out = []
+    for k, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if strict:
+                raise InputError(f"{path}, line {k + 1}: not valid JSON ({e})") from e
+            log.warning("%s: skipping line %d, which is not valid JSON (truncated by a crash?)", path, k + 1)
+    return out
+
+
+# ------------------------------------------------------------------------------------- nodis JSON
+def graph_to_json(graph: SceneGraph, indent: int | None = 2) -> str:
+    """The ``nodis.scene_graph/1`` JSON of ``graph`` (same as ``graph.to_json``, tolerant of numpy scalars)."""
+    return _dumps(graph.to_dict(), indent=indent) + "\n"
+
+
+def write_json(graph: SceneGraph, path: str | Path, **_: Any) -> Path:
+    """nodis scene-graph JSON (schema nodis.scene_graph/1), lossless."""
+    return atomic_write_text(path, graph_to_json(graph))
+
+
+# --------------------------------------------------------------------------------- Visual Genome
+def _round(v: float) -> int:
+    return int(math.floor(float(v) + 0.5))
+
+
+def to_vg_scene_graph(graph: SceneGraph, image_id: int, *, first_object_id: int = 1,
+                      first_relationship_id: int = 1) -> dict[str, Any]:
+    """One entry of a Visual Genome ``scene_graphs.json``.
+
+    Objects: ``x, y`` = rounded top-left corner, ``w = round(x2 - x1)``, ``h = round(y2 - y1)`` (integer
+    pixels of the original image), ``names = [name]``, ``synsets = []``; ids count up from
+    ``first_object_id`` / ``first_relationship_id``. Relationships keep the graph's rank order.
+    Scores are not part of the VG format (use the nodis JSON for them).
+    """
+    obj_id: dict[int, int] = {}
+    objects = []
+    for k, o in enumerate(graph.objects):
+        x1, y1, x2, y2 = o.box
+        oid = first_object_id + k
+        obj_id[o.index] = oid
+        objects.append({"object_id": oid, "x": _round(x1), "y": _round(y1), "w": max(0, _round(x2 - x1)),
+                        "h": max(0, _round(y2 - y1)), "names": [o.name], "synsets": []})
+    rels = []
+    for r in graph.relations:
+        if r.subject not in obj_id or r.object not in obj_id:
+            raise ExportError(f"relation {r.name!r} refers to object {r.subject} or {r.object}, "
+                              "which is not in the graph")
+        rels.append({"relationship_id": first_relationship_id + len(rels), "predicate": r.name, "synsets": [],
+                     "subject_id": obj_id[r.subject], "object_id": obj_id[r.object]})
+    return {"image_id": int(image_id), "objects": objects, "relationships": rels}
+
+
+def vg_scene_graphs(items: Iterable[tuple[int, SceneGraph]]) -> list[dict[str, Any]]:
+    """VG entries for ``(image_id, graph)`` pairs; object and relationship ids unique in the list."""
+    out, next_obj, next_rel, seen = [], 1, 1, set()
+    for image_id, graph in items:
+        if int(image_id) in seen:
+            raise ExportError(f"image_id {image_id} appears twice")
+        seen.add(int(image_id))
+        entry = to_vg_scene_graph(graph, image_id, first_object_id=next_obj, first_relationship_id=next_rel)
+        next_obj += len(entry["objects"])
+        next_rel += len(entry["relationships"])
+        out.append(entry)
+    return out
+
+
+def write_vg_scene_graphs(path: str | Path, items: Iterable[tuple[int, SceneGraph]]) -> Path:
+    """Write a Visual Genome ``scene_graphs.json`` (a JSON list, one entry per image)."""
+    return atomic_write_text(path, _dumps(vg_scene_graphs(items), indent=None) + "\n")
+
+
+def write_vg(graph: SceneGraph, path: str | Path, *, image_id: int = 1, **_: Any) -> Path:
+    """Visual Genome scene_graphs.json (a list with this one image; integer x, y, w, h boxes)."""
+    return write_vg_scene_graphs(path, [(image_id, graph)])
+
+
+def _need(d: Any, key: str, kind: type | tuple, where: str) -> Any:
+    if not isinstance(d, dict) or key not in d:
+        raise InputError(f"{where}: missing field {key!r}")
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise InputError(f"{where}: field {key!r} must be {names}, got {type(v).__name__}")
+    return v
+
+
+def read_vg_scene_graphs(path: str | Path) -> list[dict[str, Any]]:
+    """Read and validate a Visual Genome ``scene_graphs.json`` (a list, or one image's dict).
+
+    Checks types of ``image_id``, ``objects[].object_id/x/y/w/h/names/synsets`` and
+    ``relationships[].relationship_id/predicate/subject_id/object_id``, that ``w, h >= 0`` and that
+    relationships refer to objects of the same image. Objects with a single ``name`` (some VG
+    releases) are given ``names = [name]``. Raises :class:`InputError` saying where the problem is.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {_reason(e)}") from e
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path} is not valid JSON: {e}") from e
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise InputError(f"{path}: expected a list of scene graphs, got {type(data).__name__}")
+    for i, img in enumerate(data):
+        where = f"{path.name}[{i}]"
+        _need(img, "image_id", int, where)
+        ids = set()
+        for k, o in enumerate(_need(img, "objects", list, where)):
+            w = f"{where}.objects[{k}]"
+            if isinstance(o, dict) and "names" not in o and isinstance(o.get("name"), str):
+                o["names"] = [o["name"]]
+            for key in ("object_id", "x", "y", "w", "h"):
+                _need(o, key, int, w)
+            if o["w"] < 0 or o["h"] < 0:
+                raise InputError(f"{w}: negative width or height")
+            names = _need(o, "names", list, w)
+            if not names or not all(isinstance(n, str) for n in names):
+                raise InputError(f"{w}: 'names' must be a non-empty list of strings")
+            o.setdefault("synsets", [])
+            _need(o, "synsets", list, w)
+            ids.add(o["object_id"])
+        for k, r in enumerate(_need(img, "relationships", list, where)):
+            w = f"{where}.relationships[{k}]"
+            _need(r, "relationship_id", int, w)
+            _need(r, "predicate", str, w)
+            for key in ("subject_id", "object_id"):
+                if _need(r, key, int, w) not in ids:
+                    raise InputError(f"{w}: {key} {r[key]} is not an object of image {img['image_id']}")
+            r.setdefault("synsets", [])
+    return data
+
+
+def vg_to_ground_truth(entry: dict[str, Any], class_names: Sequence[str], predicate_names: Sequence[str],
+                       *, strict: bool = True):
+    """A :class:`nodis.render.GroundTruthView` from one (validated) VG entry, with labels looked up in
+    the vocabularies (name matching is case-insensitive). ``strict=False`` drops objects and
+    relationships whose names are not in the vocabulary instead of raising :class:`InputError`."""
+    import numpy as np
+
+    from .render import GroundTruthView
+
+    cls = {n.lower(): i for i, n in enumerate(class_names) if i > 0}
+    pred = {n.lower(): i for i, n in enumerate(predicate_names) if i > 0}
+    boxes, labels, row = [], [], {}
+    for o in entry["objects"]:
+        lab = next((cls[n.lower().strip()] for n in o["names"] if n.lower().strip() in cls), None)
+        if lab is None:
+            if strict:
+                raise InputError(f"image {entry['image_id']}: object name {o['names']!r} is not in the vocabulary")
+            continue
+        row[o["object_id"]] = len(boxes)
+        boxes.append([o["x"], o["y"], o["x"] + o["w"], o["y"] + o["h"]])
+        labels.append(lab)
+    rels = []
+    for r in entry["relationships"]:
+        p = pred.get(r["predicate"].lower().strip())
+        if p is None or r["subject_id"] not in row or r["object_id"] not in row:
+            if strict:
+                raise InputError(f"image {entry['image_id']}: relationship {r['predicate']!r} "
+                                 "uses a predicate or object outside the vocabulary")
+            continue
+        rels.append([row[r["subject_id"]], row[r["object_id"]], p])
+    return GroundTruthView(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), np.asarray(labels, dtype=np.int64),
+                           np.asarray(rels, dtype=np.int64).reshape(-1, 3), list(class_names), list(predicate_names))
+
+
+# ----------------------------------------------------------------------- Scene-Graph-Benchmark
+def _vocab(graphs: Sequence[SceneGraph], attr: str, what: str) -> list[str]:
+    names = None
+    for g in graphs:
+        v = getattr(g, attr)
+        if v is None:
+            continue
+        if names is None:
+            names = list(v)
+        elif list(v) != names:
+            raise ExportError(f"the graphs use different {what} vocabularies; export them separately")
+    if names is not None:
+        return names
+    # no vocabulary attached: rebuild what the graphs show, unknown indices named "<what>_<i>"
+    known: dict[int, str] = {}
+    size = 1
+    for g in graphs:
+        if attr == "class_names":
+            known.update({o.label: o.name for o in g.objects})
+            size = max([size] + [len(o.class_scores) for o in g.objects if o.class_scores is not None])
+        else:
+            known.update({r.predicate: r.name for r in g.relations})
+            size = max([size] + [len(r.predicate_scores) for r in g.relations if r.predicate_scores is not None])
+    size = max(size, max(known, default=0) + 1)
+    return ["__background__"] + [known.get(i, f"{what}_{i}") for i in range(1, size)]
+
+
+def sgb_prediction(graph: SceneGraph, num_predicates: int | None = None) -> dict[str, Any]:
+    """One image's entry of SGB's ``custom_prediction.json``.
+
+    ``bbox`` (x1, y1, x2, y2, original-image pixels), ``bbox_labels``, ``bbox_scores`` sorted by object
+    score (descending); ``rel_pairs`` index that sorted list; ``rel_labels``, ``rel_scores`` (the
+    relation's predicate probability, which under the graph constraint is the max non-background
+    probability) and ``rel_all_scores`` (the full distribution incl. background column 0; a one-hot-like
+    vector holding ``predicate_score`` when the relation has no distribution) sorted by ``rel_scores``.
+    """
+    order = sorted(range(len(graph.objects)), key=lambda k: -graph.objects[k].score)
+    objs = [graph.objects[k] for k in order]
+    pos = {o.index: k for k, o in enumerate(objs)}
+    width = num_predicates
+    if width is None:
+        width = len(graph.predicate_names) if graph.predicate_names else max(
+            [len(r.predicate_scores or []) for r in graph.relations] + [r.predicate + 1 for r in graph.relations] + [1])
+    rels = sorted(graph.relations, key=lambda r: -r.predicate_score)
+    all_scores = []
+    for r in rels:
+        if r.subject not in pos or r.object not in pos:
+            raise ExportError(f"relation {r.name!r} refers to an object that is not in the graph")
+        if r.predicate_scores is not None:
+            if len(r.predicate_scores) != width:
+                raise ExportError(f"relation {r.name!r} has {len(r.predicate_scores)} predicate scores, "
+                                  f"expected {width}")
+            all_scores.append([float(v) for v in r.predicate_scores])
+        else:
+            if not 0 <= r.predicate < width:
+                raise ExportError(f"predicate index {r.predicate} is outside the {width} predicates")
+            v = [0.0] * width
+            v[r.predicate] = float(r.predicate_score)
+            all_scores.append(v)
+    return {
+        "bbox": [[float(c) for c in o.box] for o in objs],
+        "bbox_labels": [int(o.label) for o in objs],
+        "bbox_scores": [float(o.score) for o in objs],
+        "rel_pairs": [[pos[r.subject], pos[r.object]] for r in rels],
+        "rel_labels": [int(r.predicate) for r in rels],
+        "rel_scores": [float(r.predicate_score) for r in rels],
+        "rel_all_scores": all_scores,
+    }
+
+
+def write_sgb(folder: str | Path, graphs: Sequence[SceneGraph],
+              image_paths: Sequence[str | Path] | None = None) -> list[Path]:
+    """Write ``custom_prediction.json`` and ``custom_data_info.json`` (Scene-Graph-Benchmark's custom
+    image output) into ``folder`` (created if missing). Keys are ``"0"``, ``"1"``, ... in the order of
+    ``graphs``; ``idx_to_files`` lists ``image_paths`` (default: each graph's ``image``).
+
+    Difference from SGB: boxes are in pixels of the *original* image (SGB's custom output keeps the
+    test-resized frame, shorter side 600 / longer <= 1000).
+    """
+    graphs = list(graphs)
+    folder = Path(folder)
+    if image_paths is None:
+        image_paths = [g.image or f"image_{k}" for k, g in enumerate(graphs)]
+    if len(image_paths) != len(graphs):
+        raise ExportError(f"write_sgb: {len(graphs)} graphs but {len(image_paths)} image paths")
+    classes = _vocab(graphs, "class_names", "class")
+    predicates = _vocab(graphs, "predicate_names", "predicate")
+    pred = {str(k): sgb_prediction(g, len(predicates)) for k, g in enumerate(graphs)}
+    info = {"idx_to_files": [str(p) for p in image_paths], "ind_to_classes": classes, "ind_to_predicates": predicates}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ExportError(f"cannot create the folder {folder}: {_reason(e)}") from e
+    return [atomic_write_text(folder / "custom_prediction.json", _dumps(pred, indent=None) + "\n"),
+            atomic_write_text(folder / "custom_data_info.json", _dumps(info, indent=None) + "\n")]
+
+
+def read_sgb(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read (``custom_prediction``, ``custom_data_info``) from an SGB output folder, checking key
+    names and that the per-image lists have consistent lengths."""
+    folder = Path(folder)
+    try:
+        pred = json.loads((folder / "custom_prediction.json").read_text(encoding="utf-8"))
+        info = json.loads((folder / "custom_data_info.json").read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"cannot read SGB output in {folder}: {_reason(e)}") from e
+    except json.JSONDecodeError as e:
+        raise InputError(f"SGB output in {folder} is not valid JSON: {e}") from e
+    for key in ("idx_to_files", "ind_to_classes", "ind_to_predicates"):
+        _need(info, key, list, "custom_data_info.json")
+    for k, p in pred.items():
+        where = f"custom_prediction.json[{k!r}]"
+        lists = {key: _need(p, key, list, where) for key in
+                 ("bbox", "bbox_labels", "bbox_scores", "rel_pairs", "rel_labels", "rel_scores", "rel_all_scores")}
+        if not len(lists["bbox"]) == len(lists["bbox_labels"]) == len(lists["bbox_scores"]):
+            raise InputError(f"{where}: bbox, bbox_labels and bbox_scores differ in length")
+        if not len(lists["rel_pairs"]) == len(lists["rel_labels"]) == len(lists["rel_scores"]) == len(
+                lists["rel_all_scores"]):
+            raise InputError(f"{where}: rel_* lists differ in length")
+        for s, o in lists["rel_pairs"]:
+            if not (0 <= s < len(lists["bbox"]) and 0 <= o < len(lists["bbox"])):
+                raise InputError(f"{where}: rel_pairs index a box that does not exist")
+    return pred, info
+
+
+def write_sgb_single(graph: SceneGraph, path: str | Path, *, image_path: str | Path | None = None, **_: Any) -> Path:
+    """Scene-Graph-Benchmark custom_prediction.json + custom_data_info.json in the folder PATH."""
+    write_sgb(path, [graph], None if image_path is None else [image_path])
+    return Path(path)
+
+
+# --------------------------------------------------------------------------------- networkx formats
+def graphml_bytes(graph: SceneGraph) -> bytes:
+    """GraphML (networkx ``write_graphml``) of ``graph.to_networkx()``: a directed multigraph, node id =
+    object index, boxes as scalars ``x1 y1 x2 y2``, one edge per relation with ``rank``."""
+    import networkx as nx
+
+    buf = io.BytesIO()
+    try:
+        nx.write_graphml(graph.to_networkx(), buf, encoding="utf-8", prettyprint=True)
+    except (TypeError, nx.NetworkXError) as e:
+        raise ExportError(f"cannot encode the graph as GraphML: {e}") from e
+    return buf.getvalue()
+
+
+def write_graphml(graph: SceneGraph, path: str | Path, **_: Any) -> Path:
+    """GraphML (directed multigraph; boxes as x1, y1, x2, y2 node attributes)."""
+    return atomic_write_bytes(path, graphml_bytes(graph))
+
+
+def read_graphml(path: str | Path):
+    """Read a GraphML file written by :func:`write_graphml` (integer node ids) as a ``networkx`` graph."""
+    import networkx as nx
+
+    try:
+        return nx.read_graphml(path, node_type=int, force_multigraph=True)
+    except (OSError, nx.NetworkXError, ValueError) as e:
+        raise InputError(f"cannot read GraphML {path}: {e}") from e
+
+
+def node_link_dict(graph: SceneGraph) -> dict[str, Any]:
+    """``networkx.node_link_data(graph.to_networkx(), edges="edges")`` (the key passed explicitly: it was
+    ``"links"`` before networkx 3.4)."""
+    from networkx.readwrite import json_graph
+
+    return json_graph.node_link_data(graph.to_networkx(), edges="edges")
+
+
+def write_node_link(graph: SceneGraph, path: str | Path, **_: Any) -> Path:
+    """networkx node-link JSON (edges under the key "edges"), e.g. for D3."""
+    return atomic_write_text(path, _dumps(node_link_dict(graph), indent=2) + "\n")
+
+
+def read_node_link(path: str | Path):
+    """A ``networkx`` graph from a node-link JSON file written by :func:`write_node_link`."""
+    from networkx.readwrite import json_graph
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json_graph.node_link_graph(data, edges="edges")
+    except (OSError, json.JSONDecodeError, KeyError) as e:
+        raise InputError(f"cannot read node-link JSON {path}: {e}") from e
+
+
+# ------------------------------------------------------------------------------------------- CSV
+CSV_COLUMNS = ("rank", "subject_index", "subject", "predicate", "object_index", "object", "score",
+               "subject_score", "predicate_score", "object_score")
+
+
+def triplets_csv(graph: SceneGraph) -> str:
+    """The ranked triplets as CSV (header :data:`CSV_COLUMNS`; rank 1 = best)."""
+    by_index = {o.index: o for o in graph.objects}
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for k, r in enumerate(graph.relations, start=1):
+        s, o = by_index.get(r.subject), by_index.get(r.object)
+        if s is None or o is None:
+            raise ExportError(f"relation {r.name!r} refers to an object that is not in the graph")
+        w.writerow([k, r.subject, s.name, r.name, r.object, o.name, f"{r.score:.6g}", f"{s.score:.6g}",
+                    f"{r.predicate_score:.6g}", f"{o.score:.6g}"])
+    return buf.getvalue()
+
+
+def write_csv(graph: SceneGraph, path: str | Path, **_: Any) -> Path:
+    """CSV of ranked triplets: rank, subject, predicate, object and their scores."""
+    return atomic_write_text(path, triplets_csv(graph))
+
+
+# ------------------------------------------------------------------------------------------ images
+def load_image_for(graph: SceneGraph, image: Any = None):
+    """The picture to draw ``graph`` on: ``image`` (PIL image, array or path), else ``graph.image``.
+
+    A file is opened with its EXIF orientation applied when that matches ``graph.image_size`` (else
+    as stored). Raises :class:`ExportError` when there is no usable image.
+    """
+    from PIL import Image, ImageOps
+
+    from .render import _as_image
+
+    if image is None:
+        image = graph.image
+    if image is None:
+        raise ExportError("this format draws on the picture: pass image=<PIL image or path>")
+    if isinstance(image, (str, Path)):
+        try:
+            with Image.open(image) as im:
+                im.load()
+                turned = ImageOps.exif_transpose(im)
+                pick = turned if tuple(turned.size) == tuple(graph.image_size) else im
+                return pick.convert("RGB")
+        except (OSError, ValueError) as e:
+            raise ExportError(f"cannot open the image {image}: {e}") from e
+    try:
+        return _as_image(image)
+    except InputError as e:
+        raise ExportError(str(e)) from e
+
+
+def _png(im) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def write_png(graph: SceneGraph, path: str | Path, *, image: Any = None, top_k: int | None = None,
+              show_scores: bool = True, gt: Any = None, highlight: Any = None, **_: Any) -> Path:
+    """PNG of the image with boxes and labels (needs image=...; top_k keeps the best relations' objects)."""
+    from .render import draw_boxes, focus_graph
+
+    im = load_image_for(graph, image)
+    drawn = draw_boxes(im, focus_graph(graph, top_k), show_scores=show_scores, gt=gt, highlight=highlight)
+    return atomic_write_bytes(path, _png(drawn))
+
+
+#: Relations drawn by the graph-drawing writers unless ``top_k`` says otherwise (``None``: all). An
+#: SGDet graph ranks every ordered pair (64 objects: 4032 relations); drawing them all helps nobody.
+DRAW_TOP_K = 20
+
+
+def _graph_writer(fmt: str) -> Callable[..., Path]:
+    def write(graph: SceneGraph, path: str | Path, *, top_k: int | None = DRAW_TOP_K, layout: dict | None = None,
+              size: tuple[int, int] = (800, 600), show_scores: bool = False, gt: Any = None,
+              title: str | None = None, **_: Any) -> Path:
+        from .render import draw_graph
+
+        data = draw_graph(graph, layout=layout, top_k=top_k, fmt=fmt, size=size, show_scores=show_scores,
+                          gt=gt, title=title)
+        return atomic_write_bytes(path, data)
+
+    write.__name__ = f"write_graph_{fmt}"
+    write.__doc__ = (f"{fmt.upper()} drawing of the scene graph (nodes coloured like their boxes, labelled "
+                     f"arrows; top_k={DRAW_TOP_K} relations unless given).")
+    return write
+
+
+write_graph_png = _graph_writer("png")
+write_graph_svg = _graph_writer("svg")
+write_graph_pdf = _graph_writer("pdf")
+
+
+#: The ODE times of the paper's Fig. 4.
+PAPER_TIMES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
+
+
+def strip_graphs(trajectory: Any, times: Sequence[float] | None = None) -> list[SceneGraph]:
+    """``trajectory.graph_at(t)`` for each ``t`` of ``times`` (default: :data:`PAPER_TIMES` that lie on
+    the trajectory's solved grid ``trajectory.times``)."""
+    if times is None:
+        grid = getattr(trajectory, "times", None)
+        if grid is not None and len(grid):
+            lo, hi = float(min(grid)), float(max(grid))
+            times = [t for t in PAPER_TIMES if lo - 1e-9 <= t <= hi + 1e-9] or [float(getattr(trajectory, "t_end", 1.5))]
+        else:
+            times = PAPER_TIMES
+    return [trajectory.graph_at(float(t)) for t in times]
+
+
+def write_strip(graph: SceneGraph, path: str | Path, *, image: Any = None,
+                graphs: Sequence[SceneGraph] | None = None, trajectory: Any = None,
+                times: Sequence[float] | None = None, t_end: float = 1.5, top_k: int | None = 10,
+                gt: Any = None, orientation: str = "columns", **_: Any) -> Path:
+    """PNG t-strip (paper Fig. 4): image + graph per ODE time, t_end framed (image=, graphs= or trajectory=)."""
+    from .render import draw_t_strip
+
+    if graphs is None and trajectory is not None:
+        graphs = strip_graphs(trajectory, times)
+        t_end = float(getattr(trajectory, "t_end", t_end))
+    if not graphs:
+        graphs = [graph]
+    im = load_image_for(graph, image)
+    strip = draw_t_strip(im, list(graphs), t_end=t_end, top_k=top_k, gt=gt, orientation=orientation)
+    return atomic_write_bytes(path, _png(strip))
+
+
+# --------------------------------------------------------------------------------------- registry
+class FormatSpec(NamedTuple):
+    """A per-graph output format: file-name ``suffix`` and ``writer(graph, path, **kwargs) -> Path``.
+    The writer's docstring is the one-line description shown in ``--help``."""
+
+    suffix: str
+    writer: Callable[..., Path]
+
+    @property
+    def description(self) -> str:
+        return (self.writer.__doc__ or "").strip().splitlines()[0]
+
+
+#: name -> FormatSpec. Suffixes are unique, so a file name identifies its format (longest suffix wins).
+FORMATS: dict[str, FormatSpec] = {
+    "json": FormatSpec(".json", write_json),
+    "vg": FormatSpec(".vg.json", write_vg),
+    "sgb": FormatSpec(".sgb", write_sgb_single),
+    "graphml": FormatSpec(".graphml", write_graphml),
+    "nodelink": FormatSpec(".nodelink.json", write_node_link),
+    "csv": FormatSpec(".csv", write_csv),
+    "png": FormatSpec(".png", write_png),
+    "graph-png": FormatSpec(".graph.png", write_graph_png),
+    "svg": FormatSpec(".svg", write_graph_svg),
+    "pdf": FormatSpec(".pdf", write_graph_pdf),
+    "strip": FormatSpec(".strip.png", write_strip),
+}
+
+#: Formats that collect many images in one output (see :func:`save_batch`).
+BATCH_FORMATS = ("vg", "sgb", "jsonl")
+
+
+def format_from_path(path: str | Path) -> str:
+    """The format name whose suffix ends ``path`` (the longest match: ``x.vg.json`` is ``vg``)."""
+    name = Path(path).name.lower()
+    best = max((f for f, spec in FORMATS.items() if name.endswith(spec.suffix)),
+               key=lambda f: len(FORMATS[f].suffix), default=None)
+    if best is None:
+        raise ExportError(f"cannot tell the format of {path} from its name; use one of the suffixes "
+                          + ", ".join(f"{s.suffix} ({f})" for f, s in FORMATS.items()) + " or pass format=")
+    return best
+
+
+def output_path(stem: str | Path, format: str) -> Path:
+    """``stem`` plus the suffix of ``format``: ``output_path("out/img1", "graph-png")`` -> ``out/img1.graph.png``."""
+    spec = _spec(format)
+    stem = Path(stem)
+    return stem.with_name(stem.name + spec.suffix)
+
+
+def _spec(format: str) -> FormatSpec:
+    try:
+        return FORMATS[format.lower()]
+    except (KeyError, AttributeError):
+        raise ExportError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}") from None
+
+
+def save_graph(graph: SceneGraph, path: str | Path, format: str | None = None, **kwargs: Any) -> Path:
+    """Write ``graph`` to ``path`` as ``format`` (a :data:`FORMATS` name; default: from the suffix,
+    e.g. ``.json`` nodis JSON, ``.graphml``, ``.png`` annotated image, ``.svg`` graph drawing).
+
+    Keyword arguments go to the writer and are ignored by writers that do not use them: ``image``
+    (png, strip), ``top_k``, ``gt``, ``show_scores``, ``layout``, ``size``, ``title`` (drawings),
+    ``graphs`` / ``trajectory`` + ``times`` (strip), ``image_id`` (vg), ``image_path`` (sgb).
+    Returns the path written (for ``sgb``: the folder).
+    """
+    fmt = format_from_path(path) if format is None else format
+    return _spec(fmt).writer(graph, Path(path), **kwargs)
+
+
+def save_batch(graphs: Sequence[SceneGraph], folder: str | Path, format: str, *,
+               image_paths: Sequence[str | Path] | None = None, stems: Sequence[str] | None = None,
+               image_ids: Sequence[int] | None = None, **kwargs: Any) -> list[Path]:
+    """Write many graphs into ``folder`` (created if missing).
+
+    ``vg``: one ``scene_graphs.json`` (``image_ids`` default 1..n); ``sgb``: ``custom_prediction.json``
+    + ``custom_data_info.json``; ``jsonl``: ``scene_graphs.jsonl``, one nodis graph per line; any other
+    :data:`FORMATS` name: one file per graph named ``<stem><suffix>`` (``stems`` default: the image file
+    stems, numbered when they repeat). ``image_paths`` default to each graph's ``image``.
+    """
+    graphs = list(graphs)
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ExportError(f"cannot create the folder {folder}: {_reason(e)}") from e
+    if image_paths is not None and len(image_paths) != len(graphs):
+        raise ExportError(f"{len(graphs)} graphs but {len(image_paths)} image paths")
+    paths = list(image_paths) if image_paths is not None else [g.image for g in graphs]
+    fmt = format.lower()
+    if fmt == "vg":
+        ids = list(image_ids) if image_ids is not None else list(range(1, len(graphs) + 1))
+        return [write_vg_scene_graphs(folder / "scene_graphs.json", zip(ids, graphs))]
+    if fmt == "sgb":
+        return write_sgb(folder, graphs, [p or f"image_{k}" for k, p in enumerate(paths)])
+    if fmt == "jsonl":
+        return [write_jsonl_index(folder / "scene_graphs.jsonl", (g.to_dict() for g in graphs))]
+    spec = _spec(fmt)
+    if stems is None:
+        stems, used = [], {}
+        for k, p in enumerate(paths):
+            s = Path(p).stem if p else f"image_{k}"
+            used[s] = used.get(s, 0) + 1
+            stems.append(s if used[s] == 1 else f"{s}_{used[s]}")
+    if len(stems) != len(graphs):
+        raise ExportError(f"{len(graphs)} graphs but {len(stems)} names")
+    out = []
+    for g, s, p in zip(graphs, stems, paths):
+        kw = dict(kwargs)
+        if fmt in ("png", "strip") and "image" not in kw and p:
+            kw["image"] = p
+        out.append(spec.writer(g, output_path(folder / s, fmt), **kw))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ example
+def example_scene_graph() -> SceneGraph:
+    """A small hand-made scene graph (VG150 vocabulary, 640x480 image) used by the docs and tests:
+    a man riding a horse, wearing a hat and a shirt, with a tree behind. Triplet score =
+    subject score * object score * predicate score."""
+    from .vocab import vg150
+
+    vocab = vg150()
+
+    def obj(i: int, name: str, box: tuple[float, float, float, float], score: float) -> ObjectNode:
+        return ObjectNode(i, box, vocab.class_index(name), name, score)
+
+    objects = [
+        obj(0, "man", (212.4, 61.0, 371.6, 300.2), 0.94),
+        obj(1, "horse", (150.0, 180.5, 480.3, 455.9), 0.91),
+        obj(2, "hat", (262.0, 40.2, 330.8, 92.7), 0.83),
+        obj(3, "shirt", (238.1, 110.0, 352.5, 215.4), 0.77),
+        obj(4, "tree", (480.0, 10.0, 636.0, 400.0), 0.62),
+    ]
+    rels = []
+
+    def rel(s: int, o: int, name: str, p: float, dist: bool) -> None:
+        k = vocab.predicate_index(name)
+        scores = None
+        if dist:  # a full distribution: the rest of the mass spread over background and two others
+            scores = [0.0] * vocab.num_predicates
+            scores[k] = p
+            rest = 1.0 - p
+            scores[0] = round(rest * 0.6, 6)
+            scores[vocab.predicate_index("near")] += round(rest * 0.25, 6)
+            scores[vocab.predicate_index("on")] += round(rest - round(rest * 0.6, 6) - round(rest * 0.25, 6), 6)
+            p = scores[k] = max(scores[1:])
+        score = objects[s].score * objects[o].score * p
+        rels.append(Relation(s, o, k, name, score, p, scores))
+
+    rel(0, 1, "riding", 0.81, True)
+    rel(0, 2, "wearing", 0.88, True)
+    rel(0, 3, "wearing", 0.74, False)
+    rel(2, 0, "on", 0.52, False)
+    rel(1, 4, "in front of", 0.36, False)
+    rels.sort(key=lambda r: -r.score)
+    return SceneGraph(objects, rels, (640, 480), mode="sgdet", t_obj=1.5, t_rel=1.5, image="horse.jpg",
+                      class_names=list(vocab.classes), predicate_names=list(vocab.predicates))
