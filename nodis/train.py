@@ -302,10 +302,11 @@ def build_model(tcfg: TrainConfig) -> NODIS:
 
 
 def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, progress: bool = True,
-              max_steps: int | None = None, validate=None) -> dict:
-    """Train one stage (``detector`` or ``relation``) with resume from ``state_path``.
+              max_steps: int | None = None, validate=None, best_path: Path | None = None) -> dict:
+    """Train one stage (``detector`` or ``relation``), resuming from ``state_path`` when it exists.
 
-    Returns a dict with the losses of the last steps and the number of steps run."""
+    ``validate(model) -> float`` runs after every epoch (rank 0); the best-scoring weights are saved
+    to ``best_path``. Returns the steps run, the loss history, validation scores and timing."""
     from tqdm import tqdm
 
     rank, world, local = _dist_info()
@@ -320,9 +321,8 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
                                          num_workers=tcfg.workers, drop_last=True, persistent_workers=False)
     epochs = tcfg.det_epochs if stage == "detector" else tcfg.rel_epochs
     steps_per_epoch = max(1, len(loader))
-    total = max(1, int(math.ceil(epochs * steps_per_epoch)))
-    if max_steps is not None:
-        total = min(total, max_steps)
+    planned = max(1, int(math.ceil(epochs * steps_per_epoch)))
+    total = planned if max_steps is None else min(planned, max_steps)
     if stage == "detector":
         for p in model.parameters():
             p.requires_grad_(False)
@@ -338,9 +338,11 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
         loss_mod = RelationLoss(model, tcfg.bg_pairs, tcfg.sgdet_fraction, tcfg.seed + rank)
         lr = tcfg.rel_lr
     opt = _make_optimizer(model.parameters(), tcfg.optimizer, lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.05) \
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(planned, total), pct_start=0.05) \
         if tcfg.preset == "demo" else None
     step, best = 0, -1.0
+    resumed_from = 0
+    val_history: list[dict] = []
     if state_path.exists():
         st = torch.load(state_path, map_location="cpu", weights_only=True)
         if st.get("stage") == stage:
@@ -349,6 +351,8 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
             if sched is not None and "sched" in st:
                 sched.load_state_dict(st["sched"])
             step, best = int(st["step"]), float(st.get("best", -1.0))
+            val_history = list(st.get("val", []))
+            resumed_from = step
             log.info("resumed %s stage at step %d", stage, step)
     ddp = None
     if world > 1:
@@ -364,6 +368,7 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
         data.epoch = epoch
+        ds.epoch = epoch  # redraw one predicate per duplicated pair
         skip = step % steps_per_epoch
         for i, items in enumerate(loader):
             if i < skip:
@@ -386,8 +391,19 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
                 log.info("%s step %d/%d loss %.4f %s", stage, step, total, rec["loss"], json.dumps(rec))
             end_of_epoch = step % steps_per_epoch == 0
             over_budget = tcfg.time_budget_min and (time.time() - t0) / 60 > tcfg.time_budget_min
+            if validate is not None and rank == 0 and (end_of_epoch or step == total or over_budget):
+                score = float(validate(model))
+                model.train()
+                if stage == "relation":
+                    model.detector.eval()
+                val_history.append({"step": step, "epoch": step / steps_per_epoch, "score": score})
+                log.info("%s validation at step %d: %.4f (best %.4f)", stage, step, score, best)
+                if best_path is not None and score > best:
+                    best = score
+                    save_checkpoint(model, best_path, info={"stage": stage, "step": step, "val": score})
             if rank == 0 and (end_of_epoch or step == total or step % 200 == 0 or over_budget):
-                state = {"stage": stage, "model": model.state_dict(), "optim": opt.state_dict(), "step": step, "best": best}
+                state = {"stage": stage, "model": model.state_dict(), "optim": opt.state_dict(), "step": step,
+                         "best": best, "val": val_history}
                 if sched is not None:
                     state["sched"] = sched.state_dict()
                 tmp = state_path.with_suffix(".tmp")
@@ -401,7 +417,8 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
         epoch += 1
     bar.close()
     model.eval()
-    return {"steps": step, "last": history[-5:], "seconds": time.time() - t0}
+    return {"steps": step, "history": history, "resumed_from": resumed_from, "seconds": time.time() - t0,
+            "val": val_history, "best": best}
 
 
 def train(tcfg: TrainConfig, progress: bool = True) -> Path:
@@ -419,16 +436,34 @@ def train(tcfg: TrainConfig, progress: bool = True) -> Path:
         model = model.to(f"cuda:{local}")
     t_start = time.time()
     results = {}
+
+    def validate(m) -> float:
+        from .evaluate import evaluate_model
+
+        r = evaluate_model(m, tcfg.data, "sgcls", split="val", limit=tcfg.val_images, num_val_im=tcfg.num_val_im)
+        return float(r["R@50"] or 0.0)
+
+    best_path = out / "best.safetensors"
     for stage in ("detector", "relation"):
         epochs = tcfg.det_epochs if stage == "detector" else tcfg.rel_epochs
         if epochs <= 0:
             continue
-        results[stage] = run_stage(model, stage, tcfg, out / f"{stage}_state.pt", progress=progress)
-    info = {"train_config": asdict(tcfg), "stages": results, "train_seconds": time.time() - t_start}
+        results[stage] = run_stage(model, stage, tcfg, out / f"{stage}_state.pt", progress=progress,
+                                   validate=validate if stage == "relation" else None,
+                                   best_path=best_path if stage == "relation" else None)
+        results[stage].pop("history", None)
+    if best_path.exists() and rank == 0:
+        best = load_checkpoint(best_path)
+        model.load_state_dict(best.state_dict())
+    val = results.get("relation", {}).get("val", [])
+    info = {"train_config": asdict(tcfg), "stages": results, "train_seconds": time.time() - t_start,
+            "world_size": world, "val": {"metric": "SGCls R@50 on the val split", "history": val,
+                                         "best": max((v["score"] for v in val), default=None)}}
     path = out / "model.safetensors"
     if rank == 0:
         save_checkpoint(model, path, info=info)
         (out / "train_log.json").write_text(json.dumps(info, indent=2, default=str))
     if world > 1:
         dist.barrier()
+        dist.destroy_process_group()
     return path

@@ -1,0 +1,82 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from nodis.checkpoint import load_checkpoint
+from nodis.train import build_model, run_stage, train, train_preset
+from tests.helpers import make_toy_dataset
+
+TINY = dict(batch_size=2, workers=0, num_val_im=2, val_images=2, log_every=1)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    return make_toy_dataset(tmp_path_factory.mktemp("toy"))
+
+
+def tiny_cfg(toy, out, **kw):
+    return train_preset("demo", data=str(toy), out=str(out), **{**TINY, **kw})
+
+
+def test_detector_and_relation_losses_fall(toy, tmp_path):
+    cfg = tiny_cfg(toy, tmp_path, det_lr=3e-3, rel_lr=3e-3)
+    model = build_model(cfg)
+    det = run_stage(model, "detector", cfg, tmp_path / "det.pt", progress=False, max_steps=30)
+    first = det["history"][:5]
+    last = det["history"][-5:]
+    assert sum(r["loss"] for r in last) < sum(r["loss"] for r in first)
+    rel = run_stage(model, "relation", cfg, tmp_path / "rel.pt", progress=False, max_steps=30)
+    first, last = rel["history"][:5], rel["history"][-5:]
+    assert sum(r["loss"] for r in last) < sum(r["loss"] for r in first)
+    # the detector stayed frozen during the relation stage
+    assert all(not p.requires_grad for p in model.detector.parameters())
+
+
+def test_resume_continues_from_saved_step(toy, tmp_path):
+    cfg = tiny_cfg(toy, tmp_path)
+    model = build_model(cfg)
+    r1 = run_stage(model, "relation", cfg, tmp_path / "rel.pt", progress=False, max_steps=3)
+    assert r1["steps"] == 3
+    saved = torch.load(tmp_path / "rel.pt", weights_only=True)
+    assert saved["step"] == 3
+    model2 = build_model(cfg)
+    r2 = run_stage(model2, "relation", cfg, tmp_path / "rel.pt", progress=False, max_steps=5)
+    assert r2["steps"] == 5 and r2["resumed_from"] == 3 and len(r2["history"]) == 2
+
+
+def test_full_train_writes_a_checkpoint_for_all_modes(toy, tmp_path):
+    cfg = tiny_cfg(toy, tmp_path, det_epochs=0.25, rel_epochs=0.25)
+    path = train(cfg, progress=False)
+    model = load_checkpoint(path)
+    info = model.checkpoint_info
+    assert info["train_config"]["preset"] == "demo" and "val" in info
+    img = sorted((Path(toy) / "VG_100K").glob("*.jpg"))[-1]
+    for mode in ("predcls", "sgcls", "sgdet"):
+        g = model.predict(img, mode=mode, boxes=[[5, 5, 40, 40], [50, 20, 90, 70]], labels=[1, 2]).graph_at(1.5)
+        assert g.objects
+
+
+@pytest.mark.slow
+def test_two_process_ddp(toy, tmp_path):
+    out = tmp_path / "ddp"
+    script = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from nodis.train import train, train_preset\n"
+        "cfg = train_preset('demo', data=%r, out=%r, batch_size=2, workers=0, num_val_im=2, val_images=2,"
+        " det_epochs=0, rel_epochs=0.5)\n"
+        "train(cfg, progress=False)\n" % (str(Path(__file__).resolve().parent.parent), str(toy), str(out))
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533", "-c", script]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "--no-python", sys.executable, "-c", script]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert res.returncode == 0, res.stderr[-3000:]
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["world_size"] == 2
+    assert (out / "model.safetensors").exists()
