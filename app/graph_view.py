@@ -1,0 +1,513 @@
+"""The interactive scene graph (pyqtgraph): labelled nodes, curved directed edges with arrowheads
+and predicate labels, draggable nodes, a layout that stays put while ``t`` moves.
+
+Node positions live in *scene units*: the unit-square layout of :func:`nodis.render.graph_layout`
+(``y`` up) scaled to ``SCENE_W x SCENE_H`` with ``y`` down. They are computed once per image over the
+graphs of several ``t`` (so every object that ever appears has a place) and then only change when
+the user drags a node or asks for a new layout. Nodes and labels are drawn at a constant screen
+size (``ItemIgnoresTransformations``); edges are drawn in scene units and clipped to the node
+outlines, so zooming keeps the drawing readable.
+"""
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+
+from nodis.render import STATUS_COLORS, graph_layout, node_labels, object_color, text_color_for
+
+SCENE_W, SCENE_H = 1000.0, 750.0
+CHANGED = QColor(255, 196, 0)
+EDGE_DEFAULT_ALPHA = 230
+
+
+def qcolor(rgb, alpha: int = 255) -> QColor:
+    return QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]), alpha)
+
+
+def to_scene(x: float, y: float) -> tuple[float, float]:
+    """Unit-square layout point (y up) -> scene units (y down)."""
+    return float(x) * SCENE_W, (1.0 - float(y)) * SCENE_H
+
+
+def to_unit(x: float, y: float) -> tuple[float, float]:
+    """Scene units -> unit-square layout point (y up), the form :func:`nodis.render.draw_graph` takes."""
+    return float(x) / SCENE_W, 1.0 - float(y) / SCENE_H
+
+
+def compute_layout(graphs, size=(800, 600), seed: int = 0, existing: dict | None = None, gt=None) -> dict:
+    """Scene positions for every object of ``graphs`` (union), keeping ``existing`` positions.
+
+    Only nodes not yet placed are laid out: when ``existing`` is empty the whole layout comes from
+    :func:`nodis.render.graph_layout`; otherwise new nodes go to their box centre (in the scene's
+    frame), nudged so they do not sit on an existing node."""
+    existing = dict(existing or {})
+    graphs = [g for g in graphs if g is not None]
+    if not graphs:
+        return existing
+    if not existing:
+        lay = graph_layout(graphs, seed=seed, size=size, gt=gt)
+        return {n: to_scene(*xy) for n, xy in lay.items()}
+    W, H = (max(1, v) for v in graphs[0].image_size)
+    placed = np.array(list(existing.values()), dtype=np.float64).reshape(-1, 2)
+    for g in graphs:
+        for o in g.objects:
+            if o.index in existing:
+                continue
+            x1, y1, x2, y2 = o.box
+            p = np.array([(x1 + x2) / 2 / W * SCENE_W, (y1 + y2) / 2 / H * SCENE_H])
+            for _ in range(20):
+                if len(placed) == 0 or np.min(np.hypot(*(placed - p).T)) > 60:
+                    break
+                p = p + np.array([47.0, 31.0])
+            existing[o.index] = (float(p[0]), float(p[1]))
+            placed = np.vstack([placed, p[None]])
+    return existing
+
+
+class _Signals(QObject):
+    nodeClicked = Signal(object, bool)
+    nodeMoved = Signal(object, float, float)
+    edgeClicked = Signal(int, int, bool)
+
+
+class NodeItem(pg.GraphicsObject):
+    """A node: a rounded label box of constant screen size, draggable."""
+
+    def __init__(self, key, text: str, fill: QColor, fg: QColor, border: QColor, signals: _Signals, font: QFont,
+                 width: float = 1.5, dashed: bool = False, tooltip: str = "") -> None:
+        super().__init__()
+        self.key = key
+        self.text, self.fill, self.fg, self.border, self.font = text, fill, fg, border, font
+        self.signals = signals
+        self.edges: list["EdgeItem"] = []
+        self.pen_width = width
+        self.dashed = dashed
+        fm = QFontMetricsF(font)
+        self.half_w = (fm.horizontalAdvance(text) + 18) / 2
+        self.half_h = (fm.height() + 10) / 2
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setAcceptHoverEvents(True)
+        if tooltip:
+            self.setToolTip(tooltip)
+        self._drag_offset = QPointF()
+
+    def boundingRect(self) -> QRectF:
+        m = self.pen_width + 2
+        return QRectF(-self.half_w - m, -self.half_h - m, 2 * (self.half_w + m), 2 * (self.half_h + m))
+
+    def shape(self) -> QPainterPath:
+        p = QPainterPath()
+        p.addRoundedRect(QRectF(-self.half_w, -self.half_h, 2 * self.half_w, 2 * self.half_h), 8, 8)
+        return p
+
+    def paint(self, p: QPainter, *args) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pen = QPen(self.border, self.pen_width)
+        if self.dashed:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.setBrush(self.fill)
+        r = QRectF(-self.half_w, -self.half_h, 2 * self.half_w, 2 * self.half_h)
+        p.drawRoundedRect(r, 8, 8)
+        p.setPen(self.fg)
+        p.setFont(self.font)
+        p.drawText(r, Qt.AlignmentFlag.AlignCenter, self.text)
+
+    def mouseClickEvent(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            additive = bool(ev.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
+            self.signals.nodeClicked.emit(self.key, additive)
+        else:
+            ev.ignore()
+
+    def mouseDragEvent(self, ev) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        parent = self.parentItem()
+        p = parent.mapFromScene(ev.scenePos())
+        if ev.isStart():
+            self._drag_offset = self.pos() - parent.mapFromScene(ev.buttonDownScenePos())
+        self.setPos(p + self._drag_offset)
+        for e in self.edges:
+            e.update_geometry()
+        if ev.isFinish():
+            self.signals.nodeMoved.emit(self.key, float(self.pos().x()), float(self.pos().y()))
+
+
+class EdgeLabel(pg.GraphicsObject):
+    """The predicate label of an edge: a pill of constant screen size, clickable."""
+
+    def __init__(self, text: str, fg: QColor, bg: QColor, border: QColor | None, font: QFont, on_click,
+                 tooltip: str = "") -> None:
+        super().__init__()
+        self.text, self.fg, self.bg, self.border, self.font = text, fg, bg, border, font
+        self.on_click = on_click
+        fm = QFontMetricsF(font)
+        self.w = fm.horizontalAdvance(text) + 10
+        self.h = fm.height() + 2
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        if tooltip:
+            self.setToolTip(tooltip)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-self.w / 2 - 2, -self.h / 2 - 2, self.w + 4, self.h + 4)
+
+    def paint(self, p: QPainter, *args) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = QRectF(-self.w / 2, -self.h / 2, self.w, self.h)
+        p.setPen(QPen(self.border, 1.5) if self.border is not None else Qt.PenStyle.NoPen)
+        p.setBrush(self.bg)
+        p.drawRoundedRect(r, self.h / 2, self.h / 2)
+        p.setPen(self.fg)
+        p.setFont(self.font)
+        p.drawText(r, Qt.AlignmentFlag.AlignCenter, self.text)
+
+    def mouseClickEvent(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.on_click(bool(ev.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)))
+        else:
+            ev.ignore()
+
+
+class EdgeItem(pg.GraphicsObject):
+    """A directed edge ``src -> dst`` in scene units, bent when the reverse edge exists."""
+
+    def __init__(self, src: NodeItem, dst: NodeItem, color: QColor, width: float, bend: float, label: EdgeLabel | None,
+                 dashed: bool = False, key=None, signals: _Signals | None = None) -> None:
+        super().__init__()
+        self.src, self.dst, self.color, self.width, self.bend, self.label = src, dst, color, width, bend, label
+        self.dashed = dashed
+        self.key = key
+        self.signals = signals
+        src.edges.append(self)
+        dst.edges.append(self)
+        self._path = QPainterPath()
+        self._head = QPolygonF()
+        self._rect = QRectF()
+
+    def _px(self) -> float:
+        vb = self.getViewBox()
+        if vb is None:
+            return 1.0
+        try:
+            px = vb.viewPixelSize()
+            return float(max(px[0], px[1])) or 1.0
+        except Exception:
+            return 1.0
+
+    @staticmethod
+    def _clip(center: QPointF, toward: QPointF, hw: float, hh: float) -> QPointF:
+        """Where the ray center->toward leaves the axis-aligned box of half sizes (hw, hh)."""
+        dx, dy = toward.x() - center.x(), toward.y() - center.y()
+        if abs(dx) < 1e-9 and abs(dy) < 1e-9:
+            return center
+        s = min(hw / abs(dx) if abs(dx) > 1e-9 else math.inf, hh / abs(dy) if abs(dy) > 1e-9 else math.inf)
+        s = min(s, 1.0)
+        return QPointF(center.x() + dx * s, center.y() + dy * s)
+
+    def update_geometry(self) -> None:
+        px = self._px()
+        a, b = self.src.pos(), self.dst.pos()
+        mid = (a + b) / 2
+        dx, dy = b.x() - a.x(), b.y() - a.y()
+        dist = math.hypot(dx, dy) or 1.0
+        nx, ny = -dy / dist, dx / dist
+        ctrl = QPointF(mid.x() + nx * self.bend * px, mid.y() + ny * self.bend * px)
+        start = self._clip(a, ctrl, (self.src.half_w + 2) * px, (self.src.half_h + 2) * px)
+        end = self._clip(b, ctrl, (self.dst.half_w + 3) * px, (self.dst.half_h + 3) * px)
+        path = QPainterPath(start)
+        path.quadTo(ctrl, end)
+        # arrowhead at end, along the tangent of the curve
+        tx, ty = end.x() - ctrl.x(), end.y() - ctrl.y()
+        tl = math.hypot(tx, ty) or 1.0
+        tx, ty = tx / tl, ty / tl
+        L, Wd = 11 * px, 5 * px
+        base = QPointF(end.x() - tx * L, end.y() - ty * L)
+        head = QPolygonF([end, QPointF(base.x() - ty * Wd, base.y() + tx * Wd),
+                          QPointF(base.x() + ty * Wd, base.y() - tx * Wd)])
+        self.prepareGeometryChange()
+        self._path, self._head = path, head
+        self._rect = path.boundingRect().united(head.boundingRect()).adjusted(-4 * px, -4 * px, 4 * px, 4 * px)
+        if self.label is not None:
+            self.label.setPos(path.pointAtPercent(0.5))
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def shape(self) -> QPainterPath:
+        st = QPainterPathStroker()
+        st.setWidth(8 * self._px())
+        return st.createStroke(self._path)
+
+    def paint(self, p: QPainter, *args) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pen = QPen(self.color, self.width)
+        pen.setCosmetic(True)
+        if self.dashed:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawPath(self._path)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(self.color)
+        p.drawPolygon(self._head)
+
+    def mouseClickEvent(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton and self.key is not None and self.signals is not None:
+            ev.accept()
+            additive = bool(ev.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
+            self.signals.edgeClicked.emit(int(self.key[0]), int(self.key[1]), additive)
+        else:
+            ev.ignore()
+
+
+class _ClickViewBox(pg.ViewBox):
+    backgroundClicked = Signal()
+
+    def __init__(self) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.06)
+
+    def mouseClickEvent(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.backgroundClicked.emit()
+        else:
+            super().mouseClickEvent(ev)
+
+
+def predicate_tooltip(rel, predicate_names, names: dict[int, str], k: int = 5) -> str:
+    s, o = names.get(rel.subject, rel.subject), names.get(rel.object, rel.object)
+    lines = [f"<b>{html.escape(str(s))} — {html.escape(rel.name)} → {html.escape(str(o))}</b>",
+             f"triplet score {rel.score:.4f} &nbsp; predicate {rel.predicate_score:.3f}"]
+    if rel.predicate_scores and predicate_names:
+        ps = np.asarray(rel.predicate_scores, dtype=np.float64)
+        order = np.argsort(-ps[1:])[:k] + 1
+        rows = "".join(f"<tr><td>{html.escape(predicate_names[i])}</td><td align=right>{ps[i]:.3f}</td></tr>"
+                       for i in order)
+        rows += f"<tr><td><i>no relation</i></td><td align=right>{ps[0]:.3f}</td></tr>"
+        lines.append(f"<table cellspacing=0 cellpadding=1>{rows}</table>")
+    return "<br>".join(lines)
+
+
+class GraphView(QWidget):
+    """Draws one scene graph with fixed node positions; reports clicks and node drags."""
+
+    nodeClicked = Signal(int, bool)  # object id (-1: background), additive
+    edgeClicked = Signal(int, int, bool)  # subject id, object id, additive
+    nodeMoved = Signal(object, float, float)  # node key, scene x, y
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.gv = pg.GraphicsView()
+        self.gv.setBackground(QColor(30, 31, 34))
+        self.vb = _ClickViewBox()
+        self.gv.setCentralItem(self.vb)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.gv)
+        self.signals = _Signals()
+        self.signals.nodeClicked.connect(lambda k, a: self.nodeClicked.emit(int(k) if isinstance(k, int) else -1, a))
+        self.signals.nodeMoved.connect(self.nodeMoved)
+        self.signals.edgeClicked.connect(self.edgeClicked)
+        self.vb.backgroundClicked.connect(lambda: self.nodeClicked.emit(-1, False))
+        self.vb.sigTransformChanged.connect(self._relayout_edges)
+        self.nodes: dict = {}
+        self.edges: list[EdgeItem] = []
+        self._items: list = []
+        self.node_font = QFont()
+        self.node_font.setPointSizeF(10.0)
+        self.node_font.setBold(True)
+        self.edge_font = QFont()
+        self.edge_font.setPointSizeF(8.5)
+        self._fitted_for = None
+        self.empty_text = pg.TextItem("", color=(200, 200, 200), anchor=(0.5, 0.5))
+        self.vb.addItem(self.empty_text, ignoreBounds=True)
+        self.empty_text.setPos(SCENE_W / 2, SCENE_H / 2)
+
+    # ------------------------------------------------------------------ drawing
+    def clear(self) -> None:
+        for it in self._items:
+            self.vb.removeItem(it)
+        self._items, self.nodes, self.edges = [], {}, []
+
+    def show_message(self, text: str) -> None:
+        self.empty_text.setText(text)
+        self.empty_text.setVisible(bool(text))
+
+    def set_graph(self, graph, layout: dict, *, hide_unrelated: bool = True, reference=None,
+                  highlight_objects: set | None = None, selected_relations: set | None = None,
+                  match=None, gt=None, fit_key=None) -> None:
+        """Draw ``graph`` (already filtered) with node positions from ``layout`` (scene units).
+
+        ``reference``: the graph at t_end; relations that are new or whose predicate changed get an
+        amber label outline, relations shown at t_end but gone now are drawn as dashed ghosts.
+        ``match``/``gt``: ground-truth colouring (tp green, fp red, missed orange dashed).
+        ``fit_key``: the view is fitted when this changes (a new image)."""
+        self.clear()
+        if graph is None:
+            return
+        self.show_message("" if graph.objects else "no objects above the threshold")
+        hl = highlight_objects or set()
+        sel_rel = selected_relations or set()
+        labels = node_labels(graph)
+        related = {r.subject for r in graph.relations} | {r.object for r in graph.relations}
+        objs = [o for o in graph.objects if (not hide_unrelated or o.index in related or o.index in hl)]
+        if hide_unrelated and not graph.relations:
+            objs = sorted(graph.objects, key=lambda o: -o.score)[:10]
+        any_sel = bool(hl) or bool(sel_rel)
+        for o in objs:
+            pos = layout.get(o.index)
+            if pos is None:
+                continue
+            rgb = object_color(o.index)
+            faded = any_sel and o.index not in hl
+            border = QColor(250, 250, 250) if o.index in hl else qcolor(rgb).darker(160)
+            width = 3.0 if o.index in hl else 1.5
+            if match is not None:
+                border = qcolor(STATUS_COLORS[match.object_status.get(o.index, "fp")])
+                width = 3.5 if o.index in hl else 3.0
+            fill = qcolor(rgb, 90 if faded else 255)
+            fg = qcolor(text_color_for(rgb), 110 if faded else 255)
+            tip = f"<b>#{o.index} {html.escape(o.name)}</b> score {o.score:.3f}"
+            node = NodeItem(o.index, labels[o.index], fill, fg, border, self.signals, self.node_font, width,
+                            tooltip=tip)
+            if reference is not None:
+                ref = {r.index: r for r in reference.objects}
+                if o.index not in ref or ref[o.index].label != o.label:
+                    node.border, node.pen_width = CHANGED, 3.0
+                    node.setToolTip(tip + ("<br>new since t_end" if o.index not in ref
+                                           else f"<br>t_end: {html.escape(ref[o.index].name)}"))
+            node.setPos(*pos)
+            node.setZValue(20)
+            self._add(node)
+            self.nodes[o.index] = node
+        # missed ground-truth objects
+        if match is not None and gt is not None:
+            names = getattr(gt, "class_names", None) or graph.class_names or []
+            gl = np.asarray(gt.labels)
+            gb = np.asarray(gt.boxes)
+            W, H = (max(1, v) for v in graph.image_size)
+            for j in match.missed_objects:
+                key = ("gt", j)
+                pos = layout.get(key)
+                if pos is None:
+                    x1, y1, x2, y2 = gb[j]
+                    pos = ((x1 + x2) / 2 / W * SCENE_W, (y1 + y2) / 2 / H * SCENE_H)
+                lab = int(gl[j])
+                name = (names[lab] if 0 <= lab < len(names) else str(lab)) + "-GT"
+                node = NodeItem(key, name, QColor(60, 45, 20), qcolor(STATUS_COLORS["missed"]),
+                                qcolor(STATUS_COLORS["missed"]), self.signals, self.node_font, 2.0, dashed=True,
+                                tooltip="missed ground-truth object")
+                node.setPos(*pos)
+                node.setZValue(19)
+                self._add(node)
+                self.nodes[key] = node
+        pairs = {(r.subject, r.object) for r in graph.relations}
+        ref_rel = {}
+        if reference is not None:
+            ref_rel = {(r.subject, r.object): r for r in reference.relations}
+        for k, r in enumerate(graph.relations):
+            src, dst = self.nodes.get(r.subject), self.nodes.get(r.object)
+            if src is None or dst is None:
+                continue
+            bend = 28.0 if (r.object, r.subject) in pairs else 0.0
+            selected = (r.subject, r.object) in sel_rel or (not sel_rel and (r.subject in hl or r.object in hl))
+            faded = any_sel and not selected
+            rgb = object_color(r.subject)
+            if match is not None:
+                rgb = STATUS_COLORS[match.relation_status[k]] if k < len(match.relation_status) else rgb
+            color = qcolor(rgb, 60 if faded else EDGE_DEFAULT_ALPHA)
+            changed = reference is not None and ((r.subject, r.object) not in ref_rel
+                                                 or ref_rel[(r.subject, r.object)].predicate != r.predicate)
+            border = CHANGED if changed else (QColor(250, 250, 250) if selected and any_sel else None)
+            tip = predicate_tooltip(r, graph.predicate_names, labels)
+            if changed:
+                was = ref_rel.get((r.subject, r.object))
+                tip += "<br><i>new since t_end</i>" if was is None else f"<br><i>t_end: {html.escape(was.name)}</i>"
+            label = EdgeLabel(r.name, QColor(235, 235, 235, 110 if faded else 255), QColor(40, 41, 45, 120 if faded else 225),
+                              border, self.edge_font,
+                              (lambda add, s=r.subject, o=r.object: self.edgeClicked.emit(s, o, add)), tooltip=tip)
+            label.setZValue(30)
+            edge = EdgeItem(src, dst, color, 3.0 if selected and any_sel else 1.8, bend, label, key=(r.subject, r.object),
+                            signals=self.signals)
+            edge.setZValue(10)
+            self._add(edge)
+            self._add(label)
+            self.edges.append(edge)
+        if reference is not None:  # relations at t_end that are not shown now
+            for (s, o), r in ref_rel.items():
+                if (s, o) in pairs:
+                    continue
+                src, dst = self.nodes.get(s), self.nodes.get(o)
+                if src is None or dst is None:
+                    continue
+                label = EdgeLabel(f"({r.name})", QColor(170, 170, 170), QColor(40, 41, 45, 160), None, self.edge_font,
+                                  lambda add: None, tooltip=f"shown at t_end: {html.escape(r.name)}")
+                label.setZValue(25)
+                edge = EdgeItem(src, dst, QColor(150, 150, 150, 120), 1.2, -28.0 if (o, s) in pairs else 0.0, label,
+                                dashed=True)
+                edge.setZValue(5)
+                self._add(edge)
+                self._add(label)
+                self.edges.append(edge)
+        if match is not None and gt is not None:  # missed ground-truth relations
+            gr = np.asarray(gt.relations).reshape(-1, 3)
+            pnames = getattr(gt, "predicate_names", None) or graph.predicate_names or []
+            obj_of_gt = match.object_of_gt
+            for j in match.missed_relations:
+                s, o, p = (int(v) for v in gr[j])
+                ks = obj_of_gt.get(s, ("gt", s))
+                ko = obj_of_gt.get(o, ("gt", o))
+                src, dst = self.nodes.get(ks), self.nodes.get(ko)
+                if src is None or dst is None:
+                    continue
+                name = (pnames[p] if 0 <= p < len(pnames) else str(p)) + "-GT"
+                orange = qcolor(STATUS_COLORS["missed"])
+                label = EdgeLabel(name, orange, QColor(40, 41, 45, 200), orange, self.edge_font, lambda add: None,
+                                  tooltip="missed ground-truth relation")
+                label.setZValue(26)
+                edge = EdgeItem(src, dst, orange, 1.5, -20.0, label, dashed=True)
+                edge.setZValue(6)
+                self._add(edge)
+                self._add(label)
+                self.edges.append(edge)
+        self._relayout_edges()
+        if fit_key is not None and fit_key != self._fitted_for:
+            self._fitted_for = fit_key
+            self.fit()
+
+    def _add(self, item) -> None:
+        self.vb.addItem(item)
+        self._items.append(item)
+
+    def _relayout_edges(self, *_):
+        for e in self.edges:
+            e.update_geometry()
+
+    def fit(self) -> None:
+        if not self.nodes:
+            self.vb.setRange(QRectF(0, 0, SCENE_W, SCENE_H), padding=0.05)
+            return
+        pts = np.array([(n.pos().x(), n.pos().y()) for n in self.nodes.values()])
+        lo, hi = pts.min(0), pts.max(0)
+        r = QRectF(lo[0] - 60, lo[1] - 30, max(120.0, hi[0] - lo[0] + 120), max(60.0, hi[1] - lo[1] + 60))
+        self.vb.setRange(r, padding=0.05)
+        self._relayout_edges()
+
+    # ------------------------------------------------------------------ introspection (tests, exports)
+    def node_positions(self) -> dict:
+        return {k: (n.pos().x(), n.pos().y()) for k, n in self.nodes.items()}
+
+    def edge_labels(self) -> list[tuple[int, int, str]]:
+        return [(e.key[0], e.key[1], e.label.text) for e in self.edges if e.key is not None and e.label is not None]

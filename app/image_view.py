@@ -1,0 +1,391 @@
+"""The image with its boxes: zoom, pan, fit; hover tooltips; click to select; box editing.
+
+Rendering is pyqtgraph: an :class:`pyqtgraph.ImageItem` in a :class:`ImageViewBox` (aspect locked,
+y down, so view coordinates are image pixels). Each object of the displayed graph is a
+:class:`BoxItem` outlined in its :func:`nodis.render.object_color` (or its ground-truth status
+colour), with a label tag that keeps its screen size while zooming.
+
+In SGCls and PredCls the given boxes are editable :class:`pyqtgraph.RectROI` handles: drag to move,
+drag a corner to resize, right-click > Remove to delete; with the draw tool on, drag on the image
+to add a box. Edits are reported through :attr:`ImageView.boxesEdited`.
+"""
+from __future__ import annotations
+
+import html
+import logging
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QToolTip, QVBoxLayout, QWidget
+
+from nodis.render import STATUS_COLORS, node_labels, object_color, text_color_for
+
+log = logging.getLogger(__name__)
+
+FADED_ALPHA = 70
+
+
+def qcolor(rgb, alpha: int = 255) -> QColor:
+    return QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]), alpha)
+
+
+class ImageViewBox(pg.ViewBox):
+    """A ViewBox that reports clicks and, with ``draw_enabled``, turns left-drags into new boxes."""
+
+    clicked = Signal(object, object)  # QPointF (view coords), Qt.KeyboardModifiers
+    boxDrawn = Signal(object)  # QRectF (view coords)
+
+    def __init__(self) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.01)
+        self.draw_enabled = False
+        self._rubber: pg.QtWidgets.QGraphicsRectItem | None = None
+        self._start: QPointF | None = None
+
+    def mouseClickEvent(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.clicked.emit(self.mapToView(ev.pos()), ev.modifiers())
+        else:
+            super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None) -> None:
+        if not (self.draw_enabled and ev.button() == Qt.MouseButton.LeftButton):
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        p = self.mapToView(ev.pos())
+        if ev.isStart():
+            self._start = self.mapToView(ev.buttonDownPos())
+            self._rubber = pg.QtWidgets.QGraphicsRectItem()
+            pen = QPen(QColor(255, 255, 255), 0)
+            pen.setStyle(Qt.PenStyle.DashLine)
+            self._rubber.setPen(pen)
+            self._rubber.setBrush(QBrush(QColor(255, 255, 255, 40)))
+            self.addItem(self._rubber, ignoreBounds=True)
+        if self._start is None or self._rubber is None:
+            return
+        rect = QRectF(self._start, p).normalized()
+        self._rubber.setRect(rect)
+        if ev.isFinish():
+            self.removeItem(self._rubber)
+            self._rubber, self._start = None, None
+            if rect.width() >= 2 and rect.height() >= 2:
+                self.boxDrawn.emit(rect)
+
+
+class BoxItem(pg.GraphicsObject):
+    """One object's box in image coordinates (cosmetic pen: constant screen width)."""
+
+    def __init__(self, oid: int, box, color: QColor, width: float = 2.0, dashed: bool = False) -> None:
+        super().__init__()
+        self.oid = oid
+        x1, y1, x2, y2 = box
+        self.rect = QRectF(x1, y1, max(0.5, x2 - x1), max(0.5, y2 - y1))
+        self.pen = QPen(color, width)
+        self.pen.setCosmetic(True)
+        if dashed:
+            self.pen.setStyle(Qt.PenStyle.DashLine)
+
+    def boundingRect(self) -> QRectF:
+        return self.rect.adjusted(-1, -1, 1, 1)
+
+    def paint(self, p: QPainter, *args) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        p.setPen(self.pen)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(self.rect)
+
+
+class TagItem(pg.GraphicsObject):
+    """A label tag ("dog 0.93") anchored at an image point, drawn at constant screen size."""
+
+    def __init__(self, text: str, bg: QColor, fg: QColor, font: QFont, border: QColor | None = None,
+                 below: bool = False) -> None:
+        super().__init__()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.text, self.bg, self.fg, self.font, self.border = text, bg, fg, font, border
+        fm = QFontMetricsF(font)
+        self.w = fm.horizontalAdvance(text) + 8
+        self.h = fm.height() + 2
+        self.below = below
+
+    def boundingRect(self) -> QRectF:
+        y = 0 if self.below else -self.h
+        return QRectF(-1, y - 1, self.w + 2, self.h + 2)
+
+    def paint(self, p: QPainter, *args) -> None:
+        y = 0 if self.below else -self.h
+        r = QRectF(0, y, self.w, self.h)
+        p.setPen(QPen(self.border, 1.5) if self.border is not None else Qt.PenStyle.NoPen)
+        p.setBrush(self.bg)
+        p.drawRect(r)
+        p.setPen(self.fg)
+        p.setFont(self.font)
+        p.drawText(r, Qt.AlignmentFlag.AlignCenter, self.text)
+
+
+def class_tooltip(obj, class_names, k: int = 5) -> str:
+    """HTML tooltip: the object's label and score and its top-``k`` class probabilities."""
+    lines = [f"<b>#{obj.index} {html.escape(obj.name)}</b> &nbsp; score {obj.score:.3f}"]
+    x1, y1, x2, y2 = obj.box
+    lines.append(f"<span style='color:gray'>box ({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f})</span>")
+    if obj.class_scores and class_names:
+        cs = np.asarray(obj.class_scores, dtype=np.float64)
+        order = np.argsort(-cs[1:])[:k] + 1
+        rows = "".join(f"<tr><td>{html.escape(class_names[i])}</td><td align=right>{cs[i]:.3f}</td></tr>"
+                       for i in order)
+        bg = f"<tr><td><i>background</i></td><td align=right>{cs[0]:.3f}</td></tr>"
+        lines.append(f"<table cellspacing=0 cellpadding=1>{rows}{bg}</table>")
+    return "<br>".join(lines)
+
+
+def smallest_box_at(objects, x: float, y: float):
+    """The smallest box (by area) containing ``(x, y)``, or None."""
+    best, area = None, None
+    for o in objects:
+        x1, y1, x2, y2 = o.box
+        if x1 <= x <= x2 and y1 <= y <= y2:
+            a = (x2 - x1) * (y2 - y1)
+            if area is None or a < area:
+                best, area = o, a
+    return best
+
+
+class ImageView(QWidget):
+    """Image + boxes. Emits object clicks, hovers and box edits; owns no state."""
+
+    objectClicked = Signal(int, bool)  # object id (-1 = background), additive
+    objectHovered = Signal(int)  # object id or -1
+    boxDrawn = Signal(list)  # [x1, y1, x2, y2] image pixels
+    boxesEdited = Signal(list)  # list of [x1, y1, x2, y2] (all given boxes after a move/resize/delete)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.gv = pg.GraphicsView()
+        self.gv.setBackground(QColor(30, 31, 34))
+        self.vb = ImageViewBox()
+        self.gv.setCentralItem(self.vb)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.vb.addItem(self.image_item)
+        self.message = QLabel("", self)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #d0d0d0; font-size: 14px; background: transparent;")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.gv)
+        self._items: list[pg.GraphicsObject] = []
+        self._rois: list[pg.RectROI] = []
+        self._objects = []
+        self._class_names = None
+        self._hover = -1
+        self._image_shape: tuple[int, int] | None = None
+        self.tag_font = QFont()
+        self.tag_font.setPointSizeF(9.0)
+        self.tag_font.setBold(True)
+        self.vb.clicked.connect(self._on_click)
+        self.vb.boxDrawn.connect(self._on_drawn)
+        self._mouse_proxy = pg.SignalProxy(self.gv.scene().sigMouseMoved, rateLimit=30, slot=self._on_move)
+        self.set_message("Drop images or folders here, or use File ▸ Open (Ctrl+O)")
+
+    # ------------------------------------------------------------------ image
+    def set_image(self, arr: np.ndarray | None) -> None:
+        """Show an ``HxWx3`` uint8 array (None clears)."""
+        if arr is None:
+            self.image_item.clear()
+            self._image_shape = None
+            return
+        first = self._image_shape != arr.shape[:2]
+        self.image_item.setImage(arr, autoLevels=False, levels=(0, 255))
+        self._image_shape = arr.shape[:2]
+        if first:
+            self.fit()
+
+    def fit(self) -> None:
+        if self._image_shape is not None:
+            h, w = self._image_shape
+            self.vb.setRange(QRectF(0, 0, w, h), padding=0.01)
+
+    def zoom(self, factor: float) -> None:
+        self.vb.scaleBy((1 / factor, 1 / factor))
+
+    def set_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        self._place_message()
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        self._place_message()
+
+    def _place_message(self) -> None:
+        self.message.setGeometry(20, self.height() // 2 - 60, max(10, self.width() - 40), 120)
+        self.message.raise_()
+
+    # ------------------------------------------------------------------ boxes
+    def clear_boxes(self) -> None:
+        for it in self._items:
+            self.vb.removeItem(it)
+        self._items = []
+        self._objects = []
+
+    def set_graph(self, graph, reference=None, highlight: set[int] | None = None, match=None, gt=None,
+                  show_scores: bool = True) -> None:
+        """Draw the objects of ``graph``. ``reference``: the graph at t_end (objects whose label changed
+        are tagged, objects absent at t_end dashed, objects gone since t_end ghosted). ``match``: a
+        :class:`nodis.render.GroundTruthMatch` switches to tp/fp/missed colouring (``gt`` names missed boxes)."""
+        self.clear_boxes()
+        if graph is None:
+            return
+        self._objects = list(graph.objects)
+        self._class_names = graph.class_names
+        labels = node_labels(graph)
+        ref = {o.index: o for o in reference.objects} if reference is not None else None
+        highlight = highlight or set()
+        # big boxes first so small ones stay visible on top
+        order = sorted(graph.objects, key=lambda o: -(o.box[2] - o.box[0]) * (o.box[3] - o.box[1]))
+        for z, o in enumerate(order):
+            faded = bool(highlight) and o.index not in highlight
+            alpha = FADED_ALPHA if faded else 255
+            if match is not None:
+                rgb = STATUS_COLORS[match.object_status.get(o.index, "fp")]
+            else:
+                rgb = object_color(o.index)
+            changed = ref is not None and (o.index not in ref or ref[o.index].label != o.label)
+            width = 3.5 if o.index in highlight else 2.0
+            item = BoxItem(o.index, o.box, qcolor(rgb, alpha), width, dashed=ref is not None and o.index not in ref)
+            item.setZValue(10 + z)
+            self._add(item)
+            text = labels[o.index] + (f" {o.score:.2f}" if show_scores else "")
+            if changed and o.index in ref:
+                text += f"  (t_end: {ref[o.index].name})"
+            elif changed:
+                text = "+ " + text
+            border = QColor(255, 200, 0) if changed else None
+            tag = TagItem(text, qcolor(rgb, 220 if not faded else FADED_ALPHA),
+                          qcolor(text_color_for(rgb), 255 if not faded else 120), self.tag_font, border)
+            x1, y1 = o.box[0], o.box[1]
+            tag.setPos(x1, y1)
+            tag.setZValue(1000 + z)
+            self._add(tag)
+        if ref is not None:  # objects present at t_end but not now: ghost outlines
+            now = {o.index for o in graph.objects}
+            for oid, o in ref.items():
+                if oid in now:
+                    continue
+                item = BoxItem(oid, o.box, QColor(200, 200, 200, 150), 1.0, dashed=True)
+                item.setZValue(5)
+                self._add(item)
+                tag = TagItem(f"− {o.name}", QColor(60, 60, 60, 170), QColor(220, 220, 220), self.tag_font)
+                tag.setPos(o.box[0], o.box[1])
+                tag.setZValue(900)
+                self._add(tag)
+        if match is not None and gt is not None:  # missed ground truth: orange dashed "-GT"
+            names = getattr(gt, "class_names", None) or graph.class_names or []
+            for j in match.missed_objects:
+                b = np.asarray(gt.boxes)[j]
+                lab = int(np.asarray(gt.labels)[j])
+                rgb = STATUS_COLORS["missed"]
+                item = BoxItem(-1 - j, b, qcolor(rgb), 2.0, dashed=True)
+                item.setZValue(6)
+                self._add(item)
+                name = names[lab] if 0 <= lab < len(names) else str(lab)
+                tag = TagItem(f"{name}-GT", qcolor(rgb, 200), QColor(0, 0, 0), self.tag_font)
+                tag.setPos(float(b[0]), float(b[3]))
+                tag.below = True
+                tag.setZValue(950)
+                self._add(tag)
+
+    def _add(self, item) -> None:
+        self.vb.addItem(item, ignoreBounds=True)
+        self._items.append(item)
+
+    def drawn_objects(self) -> list[int]:
+        """Object ids currently drawn (for tests and exports)."""
+        return [it.oid for it in self._items if isinstance(it, BoxItem) and it.oid >= 0]
+
+    def box_pens(self) -> dict[int, QPen]:
+        return {it.oid: it.pen for it in self._items if isinstance(it, BoxItem)}
+
+    # ------------------------------------------------------------------ editable given boxes
+    def set_editable_boxes(self, boxes: list | None) -> None:
+        """Show ``boxes`` (x1y1x2y2) as editable ROIs; None removes the handles."""
+        for r in self._rois:
+            self.vb.removeItem(r)
+        self._rois = []
+        if not boxes:
+            return
+        for k, b in enumerate(boxes):
+            x1, y1, x2, y2 = b
+            pen = QPen(QColor(255, 255, 255, 180), 1)
+            pen.setStyle(Qt.PenStyle.DotLine)
+            pen.setCosmetic(True)
+            roi = pg.RectROI((x1, y1), (max(2.0, x2 - x1), max(2.0, y2 - y1)), pen=pen, removable=True,
+                             hoverPen=pg.mkPen((255, 230, 120), width=2), rotatable=False)
+            roi.setZValue(2000 + k)
+            roi.sigRegionChangeFinished.connect(self._emit_boxes)
+            roi.sigRemoveRequested.connect(self._remove_roi)
+            self.vb.addItem(roi, ignoreBounds=True)
+            self._rois.append(roi)
+
+    def editable_boxes(self) -> list[list[float]]:
+        out = []
+        for r in self._rois:
+            x, y = r.pos()
+            w, h = r.size()
+            x1, y1, x2, y2 = (min(x, x + w), min(y, y + h), max(x, x + w), max(y, y + h))
+            if self._image_shape is not None:
+                H, W = self._image_shape
+                x1, x2 = float(np.clip(x1, 0, W - 1)), float(np.clip(x2, 0, W - 1))
+                y1, y2 = float(np.clip(y1, 0, H - 1)), float(np.clip(y2, 0, H - 1))
+            out.append([float(x1), float(y1), float(x2), float(y2)])
+        return out
+
+    def _emit_boxes(self, *_):
+        self.boxesEdited.emit(self.editable_boxes())
+
+    def _remove_roi(self, roi) -> None:
+        if roi in self._rois:
+            self._rois.remove(roi)
+            self.vb.removeItem(roi)
+            self._emit_boxes()
+
+    def set_draw_enabled(self, on: bool) -> None:
+        self.vb.draw_enabled = bool(on)
+        self.gv.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+
+    # ------------------------------------------------------------------ mouse
+    def _on_drawn(self, rect: QRectF) -> None:
+        b = [rect.left(), rect.top(), rect.right(), rect.bottom()]
+        if self._image_shape is not None:
+            H, W = self._image_shape
+            b = [float(np.clip(b[0], 0, W - 1)), float(np.clip(b[1], 0, H - 1)),
+                 float(np.clip(b[2], 0, W - 1)), float(np.clip(b[3], 0, H - 1))]
+        if b[2] - b[0] >= 2 and b[3] - b[1] >= 2:
+            self.boxDrawn.emit(b)
+
+    def _on_click(self, p: QPointF, mods) -> None:
+        o = smallest_box_at(self._objects, p.x(), p.y())
+        additive = bool(mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
+        self.objectClicked.emit(-1 if o is None else o.index, additive)
+
+    def object_at(self, x: float, y: float):
+        return smallest_box_at(self._objects, x, y)
+
+    def _on_move(self, args) -> None:
+        pos = args[0]
+        if not self.vb.sceneBoundingRect().contains(pos):
+            return
+        p = self.vb.mapSceneToView(pos)
+        o = smallest_box_at(self._objects, p.x(), p.y())
+        oid = -1 if o is None else o.index
+        if oid != self._hover:
+            self._hover = oid
+            self.objectHovered.emit(oid)
+        if o is not None:
+            gp = self.gv.mapToGlobal(self.gv.mapFromScene(pos))
+            QToolTip.showText(gp, class_tooltip(o, self._class_names), self.gv)
+        else:
+            QToolTip.hideText()

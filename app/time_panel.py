@@ -1,0 +1,333 @@
+"""The ODE time panel (after the paper's Fig. 4): scrub ``t`` over the solved grid 0 .. 2.5.
+
+* one slider for the object-ODE time and one for the predicate-ODE time, linked by default;
+* play / pause animates ``t`` (looping);
+* a plot against ``t`` of the number of objects and relations above the thresholds, the mean object
+  confidence, the mean predicate confidence of the shown top-K relations and, with ground truth,
+  R@20 / R@50; the training end time ``t_end`` is marked, the cursor follows (and can drag) ``t``.
+
+Moving a slider only changes :class:`app.state.ViewerState`'s time; the window then shows the
+graph already decoded at that grid index (or asks the worker for it once).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from .state import ViewerState
+
+CURVES = {  # name -> (colour, axis, dashed)
+    "objects": ((100, 181, 246), "left", False),
+    "relations": ((255, 167, 38), "left", False),
+    "object conf.": ((129, 199, 132), "right", False),
+    "predicate conf.": ((206, 147, 216), "right", False),
+    "R@20": ((240, 98, 146), "right", True),
+    "R@50": ((255, 241, 118), "right", True),
+}
+
+
+class TimeSlider(QSlider):
+    """A horizontal slider over grid indices that paints a marker at ``t_end``."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.mark_index = -1
+        self.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.setPageStep(5)
+
+    def paintEvent(self, ev) -> None:
+        super().paintEvent(ev)
+        if self.mark_index < 0 or self.maximum() <= self.minimum():
+            return
+        from PySide6.QtGui import QPainter, QPen
+        from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        groove = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                             QStyle.SubControl.SC_SliderGroove, self)
+        handle = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                             QStyle.SubControl.SC_SliderHandle, self)
+        span = groove.width() - handle.width()
+        x = groove.x() + handle.width() / 2 + span * (self.mark_index - self.minimum()) / (self.maximum() - self.minimum())
+        p = QPainter(self)
+        p.setPen(QPen(QColor(255, 196, 0), 2))
+        p.drawLine(int(x), 0, int(x), 5)
+        p.drawLine(int(x), self.height() - 5, int(x), self.height())
+        p.end()
+
+
+class TimePanel(QWidget):
+    """Sliders, play/pause and the per-t plot, bound to a :class:`ViewerState`."""
+
+    playingChanged = Signal(bool)
+
+    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._updating = False
+        self.play_btn = QToolButton()
+        self.play_btn.setText("▶")
+        self.play_btn.setToolTip("Play / pause the ODE time (Space)")
+        self.play_btn.setCheckable(True)
+        self.play_btn.setFixedWidth(34)
+        self.play_btn.toggled.connect(self.set_playing)
+        self.end_btn = QToolButton()
+        self.end_btn.setText("t_end")
+        self.end_btn.setToolTip("Jump to the training end time (E)")
+        self.end_btn.clicked.connect(self.jump_to_end)
+        self.obj_slider = TimeSlider()
+        self.obj_slider.setToolTip("ODE time t (object ODE; also the predicate ODE while linked). ←/→ step, Home/End")
+        self.rel_slider = TimeSlider()
+        self.rel_slider.setToolTip("Predicate-ODE time (enabled when unlinked)")
+        self.obj_label = QLabel("t = –")
+        self.rel_label = QLabel("")
+        for lab in (self.obj_label, self.rel_label):
+            lab.setMinimumWidth(150)
+            f = lab.font()
+            f.setBold(True)
+            lab.setFont(f)
+        self.link_box = QCheckBox("link O-ODE and P-ODE times")
+        self.link_box.setChecked(True)
+        self.link_box.setToolTip("Unlink to decode objects and predicates at different ODE times (L)")
+        self.link_box.toggled.connect(self.state.set_linked)
+        self.obj_slider.valueChanged.connect(self._obj_moved)
+        self.rel_slider.valueChanged.connect(self._rel_moved)
+
+        self.plot = pg.PlotWidget(background=QColor(30, 31, 34))
+        self.plot.setMinimumHeight(120)
+        pi = self.plot.getPlotItem()
+        pi.showGrid(x=True, y=True, alpha=0.15)
+        pi.setLabel("bottom", "ODE time t")
+        pi.setLabel("left", "count")
+        pi.showAxis("right")
+        pi.setLabel("right", "confidence / recall")
+        pi.setMouseEnabled(x=False, y=False)
+        pi.hideButtons()
+        pi.setMenuEnabled(False)
+        self.right_vb = pg.ViewBox()
+        self.right_vb.setMouseEnabled(False, False)
+        pi.scene().addItem(self.right_vb)
+        pi.getAxis("right").linkToView(self.right_vb)
+        self.right_vb.setXLink(pi)
+        self.right_vb.setYRange(0, 1.02, padding=0)
+        pi.vb.sigResized.connect(self._sync_views)
+        self.legend = pi.addLegend(offset=(-6, 4), labelTextSize="8pt", colCount=3,
+                                   brush=pg.mkBrush(30, 31, 34, 200))
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        for name, (rgb, axis, dashed) in CURVES.items():
+            pen = pg.mkPen(rgb, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+            item = pg.PlotDataItem([], [], pen=pen, name=name, connect="finite")
+            if axis == "left":
+                pi.addItem(item)
+            else:
+                self.right_vb.addItem(item)
+                self.legend.addItem(item, name)
+            self.curves[name] = item
+        self.end_line = pg.InfiniteLine(pos=1.5, angle=90, movable=False,
+                                        pen=pg.mkPen((255, 196, 0), width=1.5, style=Qt.PenStyle.DashLine),
+                                        label="t_end", labelOpts={"position": 0.93, "color": (255, 196, 0)})
+        pi.addItem(self.end_line, ignoreBounds=True)
+        self.cursor = pg.InfiniteLine(pos=1.5, angle=90, movable=True, pen=pg.mkPen((240, 240, 240), width=2),
+                                      hoverPen=pg.mkPen((255, 255, 255), width=3))
+        self.cursor.setToolTip("drag to move t")
+        self.cursor.sigDragged.connect(self._cursor_dragged)
+        pi.addItem(self.cursor, ignoreBounds=True)
+        self.recall_label = QLabel("")
+        self.recall_label.setToolTip("Recall of the ground-truth relations at the current t (graph constraint)")
+
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.play_btn, 0, 0)
+        grid.addWidget(QLabel("O-ODE"), 0, 1)
+        grid.addWidget(self.obj_slider, 0, 2)
+        grid.addWidget(self.obj_label, 0, 3)
+        grid.addWidget(self.end_btn, 1, 0)
+        grid.addWidget(QLabel("P-ODE"), 1, 1)
+        grid.addWidget(self.rel_slider, 1, 2)
+        grid.addWidget(self.rel_label, 1, 3)
+        grid.setColumnStretch(2, 1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.link_box)
+        bottom.addStretch(1)
+        bottom.addWidget(self.recall_label)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.addLayout(grid)
+        lay.addLayout(bottom)
+        lay.addWidget(self.plot, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(120)
+        self.timer.timeout.connect(self._tick)
+
+        state.timeChanged.connect(self.refresh_time)
+        state.currentChanged.connect(lambda _: self.refresh())
+        state.resultChanged.connect(self._result_changed)
+        state.filtersChanged.connect(self.refresh_curves)
+        self.refresh()
+
+    # ------------------------------------------------------------------ refresh
+    def _sync_views(self) -> None:
+        self.right_vb.setGeometry(self.plot.getPlotItem().vb.sceneBoundingRect())
+        self.right_vb.linkedViewChanged(self.plot.getPlotItem().vb, self.right_vb.XAxis)
+
+    def _result_changed(self, eid: int) -> None:
+        if eid == self.state.current_id:
+            self.refresh()
+
+    def refresh(self) -> None:
+        ts = self.state.times()
+        has = ts is not None and len(ts) > 0
+        self._updating = True
+        for s in (self.obj_slider, self.rel_slider):
+            s.setEnabled(has)
+            s.setRange(0, len(ts) - 1 if has else 0)
+            s.setTickInterval(10)
+        if has:
+            e = self.state.current
+            iend = self.state.index_of(e.t_end)
+            self.obj_slider.mark_index = self.rel_slider.mark_index = iend
+            self.end_line.setPos(e.t_end)
+            self.plot.getPlotItem().setXRange(float(ts[0]), float(ts[-1]), padding=0.02)
+        self._updating = False
+        self.play_btn.setEnabled(has)
+        self.end_btn.setEnabled(has)
+        self.refresh_time()
+        self.refresh_curves()
+
+    def refresh_time(self) -> None:
+        ts = self.state.times()
+        self._updating = True
+        self.link_box.setChecked(self.state.linked)
+        self.rel_slider.setEnabled(ts is not None and not self.state.linked)
+        if ts is None or self.state.gi_obj < 0:
+            self.obj_label.setText("t = –")
+            self.rel_label.setText("")
+        else:
+            gi_o, gi_r = self.state.time_key()
+            self.obj_slider.setValue(gi_o)
+            self.rel_slider.setValue(gi_r)
+            t_end = self.state.current.t_end
+            mark = lambda t: "  ★ t_end" if abs(t - t_end) < 1e-6 else ("  (extrapolated)" if t > t_end + 1e-6 else "")
+            to, tr = float(ts[gi_o]), float(ts[gi_r])
+            if self.state.linked:
+                self.obj_label.setText(f"t = {to:.2f}{mark(to)}")
+                self.rel_label.setText("(linked)")
+            else:
+                self.obj_label.setText(f"t_obj = {to:.2f}{mark(to)}")
+                self.rel_label.setText(f"t_rel = {tr:.2f}{mark(tr)}")
+            self.cursor.setPos(to)
+            self._update_recall_label()
+        self._updating = False
+
+    def _update_recall_label(self) -> None:
+        e = self.state.current
+        text = ""
+        if e is not None and self.state.linked:
+            s = e.summaries.get(self.state.gi_obj)
+            if s is not None and s.recall:
+                text = "  ".join(f"R@{k} {v * 100:.1f}" for k, v in sorted(s.recall.items()) if v is not None)
+        elif e is not None and e.gt is not None:
+            text = "recall: link the times"
+        self.recall_label.setText(text)
+
+    def series(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The plotted curves (t, value) for the current image and filters."""
+        e = self.state.current
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if e is None or e.times is None:
+            return out
+        idx = sorted(e.summaries)
+        t = np.array([e.times[i] for i in idx], dtype=np.float64)
+        vals = {k: [] for k in CURVES}
+        for i in idx:
+            s = e.summaries[i]
+            n_o, n_r, mo, mp = s.counts(self.state.obj_threshold, self.state.rel_threshold, self.state.top_k)
+            vals["objects"].append(n_o)
+            vals["relations"].append(n_r)
+            vals["object conf."].append(mo)
+            vals["predicate conf."].append(mp)
+            for k in (20, 50):
+                v = s.recall.get(k) if s.recall else None
+                vals[f"R@{k}"].append(np.nan if v is None else v)
+        for k, v in vals.items():
+            arr = np.asarray(v, dtype=np.float64)
+            if k.startswith("R@") and np.all(np.isnan(arr)):
+                continue
+            out[k] = (t, arr)
+        return out
+
+    def refresh_curves(self) -> None:
+        data = self.series()
+        for name, item in self.curves.items():
+            if name in data:
+                t, v = data[name]
+                item.setData(t, v)
+                item.setVisible(True)
+            else:
+                item.setData([], [])
+                item.setVisible(False)
+        counts = [v for k, (_, v) in data.items() if CURVES[k][1] == "left" and len(v)]
+        top = max([float(np.nanmax(v)) for v in counts if np.isfinite(v).any()] + [1.0])
+        self.plot.getPlotItem().setYRange(0, top * 1.08 + 0.5, padding=0)
+        self._update_recall_label()
+
+    # ------------------------------------------------------------------ interaction
+    def _obj_moved(self, v: int) -> None:
+        if not self._updating:
+            self.state.set_time_index(gi_obj=v)
+
+    def _rel_moved(self, v: int) -> None:
+        if not self._updating and not self.state.linked:
+            self.state.set_time_index(gi_rel=v)
+
+    def _cursor_dragged(self) -> None:
+        if not self._updating:
+            self.state.set_time_index(gi_obj=self.state.index_of(self.cursor.value()))
+
+    def jump_to_end(self) -> None:
+        e = self.state.current
+        if e is not None and e.times is not None:
+            i = self.state.index_of(e.t_end)
+            self.state.set_time_index(gi_obj=i, gi_rel=i)
+
+    def step(self, delta: int) -> None:
+        ts = self.state.times()
+        if ts is None:
+            return
+        self.state.set_time_index(gi_obj=(self.state.gi_obj + delta) % len(ts) if delta else self.state.gi_obj)
+
+    def set_playing(self, on: bool) -> None:
+        if on and self.state.times() is None:
+            on = False
+        if self.play_btn.isChecked() != on:
+            self.play_btn.setChecked(on)
+            return
+        self.play_btn.setText("❚❚" if on else "▶")
+        if on:
+            self.timer.start()
+        else:
+            self.timer.stop()
+        self.playingChanged.emit(on)
+
+    def toggle_play(self) -> None:
+        self.set_playing(not self.timer.isActive())
+
+    def _tick(self) -> None:
+        ts = self.state.times()
+        if ts is None:
+            self.set_playing(False)
+            return
+        e = self.state.current
+        # while playing, wait for the next grid time to be decoded instead of skipping it
+        nxt = (self.state.gi_obj + 1) % len(ts)
+        if e is not None and (nxt, nxt) not in e.graphs and self.state.linked:
+            return
+        self.state.set_time_index(gi_obj=nxt)
