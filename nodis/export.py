@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -185,9 +186,20 @@ def read_jsonl(path: str | Path, *, strict: bool = False) -> list[dict[str, Any]
 
 
 # ------------------------------------------------------------------------------------- nodis JSON
+_NUMBER_LIST = re.compile(r"\[\n[\s\d.eE+\-,]*?\n\s*\]")
+
+
+def _inline_number_lists(text: str) -> str:
+    """Put every list of plain numbers of an indented JSON text on one line (boxes, distributions).
+    Only matches that span raw newlines are touched, and JSON strings never contain raw newlines."""
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(0)[1:-1].split(",")) + "]", text)
+
+
 def graph_to_json(graph: SceneGraph, indent: int | None = 2) -> str:
-    """The ``nodis.scene_graph/1`` JSON of ``graph`` (same as ``graph.to_json``, tolerant of numpy scalars)."""
-    return _dumps(graph.to_dict(), indent=indent) + "\n"
+    """The ``nodis.scene_graph/1`` JSON of ``graph``: the data of ``graph.to_json``, indented, with
+    number lists (boxes, score distributions) kept on one line; numpy scalars are accepted."""
+    text = _dumps(graph.to_dict(), indent=indent)
+    return (_inline_number_lists(text) if indent else text) + "\n"
 
 
 def write_json(graph: SceneGraph, path: str | Path, **_: Any) -> Path:

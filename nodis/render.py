@@ -313,6 +313,11 @@ def _dashed_rect(draw: ImageDraw.ImageDraw, box: Sequence[float], color: tuple, 
                       fill=color, width=width)
 
 
+def _ordered(x1: float, y1: float, x2: float, y2: float) -> tuple[float, float, float, float]:
+    """A box with ``x1 <= x2`` and ``y1 <= y2`` (Pillow refuses others)."""
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+
+
 def _overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
@@ -348,11 +353,11 @@ def draw_boxes(image: Any, graph: SceneGraph, *, show_scores: bool = True,
         match = match_ground_truth(graph, gt, iou_threshold)
         gt_arrays = _gt_arrays(gt)
 
-    # (box in image pixels, colour, tag text, dashed, faded, order key)
+    # (box in image pixels, colour, tag text, dashed, faded)
     items: list[tuple[tuple[float, float, float, float], tuple[int, int, int], str, bool, bool]] = []
     for o in sorted(graph.objects, key=lambda o: o.score):  # best score drawn last (on top)
         x1, y1, x2, y2 = o.box
-        box = (x1 * sx, y1 * sy, x2 * sx, y2 * sy)
+        box = _ordered(x1 * sx, y1 * sy, x2 * sx, y2 * sy)
         color = STATUS_COLORS[match.object_status[o.index]] if match else object_color(o.index)
         text = labels[o.index] + (f" {o.score:.2f}" if show_scores else "")
         items.append((box, color, text, False, hl is not None and o.index not in hl))
@@ -361,7 +366,8 @@ def draw_boxes(image: Any, graph: SceneGraph, *, show_scores: bool = True,
         for j in match.missed_objects:
             x1, y1, x2, y2 = gboxes[j]
             name = _gt_name(gt, glabels, j, graph.class_names)
-            items.append(((x1 * sx, y1 * sy, x2 * sx, y2 * sy), STATUS_COLORS["missed"], f"{name}-GT", True, hl is not None))
+            items.append((_ordered(x1 * sx, y1 * sy, x2 * sx, y2 * sy), STATUS_COLORS["missed"], f"{name}-GT", True,
+                          hl is not None))
 
     # label tags, placed greedily (best score first) so that they do not cover one another
     probe = ImageDraw.Draw(base)
@@ -615,7 +621,7 @@ def graph_figure(graph: SceneGraph, *, layout: dict | None = None, top_k: int | 
     per object, coloured like its box; one arrow per relation (subject -> object) labelled with the
     predicate (and its score with ``show_scores``). ``top_k`` keeps the best relations and the objects
     they connect (see :func:`focus_graph`). ``layout`` maps node -> (x, y) in the unit square (default
-    :func:`graph_layout` with ``seed``); nodes missing from it are laid out around it.
+    :func:`graph_layout` with ``seed``); nodes missing from it go where the automatic layout puts them.
     With ``gt``: nodes/edges green (matched), red (wrong), missed GT objects and relations orange dashed.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -743,8 +749,11 @@ def _figure_bytes(fig, fmt: str) -> bytes:
     rc = {"svg.fonttype": "none", "svg.hashsalt": "nodis", "pdf.fonttype": 42}
     meta = {"png": {"Software": "nodis"}, "svg": {"Date": None, "Creator": "nodis"},
             "pdf": {"CreationDate": None, "Creator": "nodis"}}[fmt]
-    with matplotlib.rc_context(rc):
+    if fmt == "png":  # no rcParams involved: safe to call from several threads at once
         fig.canvas.print_figure(buf, format=fmt, dpi=fig.dpi, facecolor="white", metadata=meta)
+    else:
+        with matplotlib.rc_context(rc):
+            fig.canvas.print_figure(buf, format=fmt, dpi=fig.dpi, facecolor="white", metadata=meta)
     return buf.getvalue()
 
 

@@ -77,6 +77,13 @@ def test_json_round_trip(graph, tmp_path):
     assert d["schema"] == SCHEMA
     assert d["objects"][0]["box"] == list(graph.objects[0].box)
     assert path.read_text() == export.graph_to_json(graph)
+    assert '"box": [212.4, 61.0, 371.6, 300.2]' in path.read_text()  # number lists stay on one line
+
+
+def test_json_inline_lists_never_touch_strings(tmp_path):
+    tricky = SceneGraph([ObjectNode(0, (0.0, 0.0, 1.0, 1.0), 1, "a[\n 1,\n 2\n]", 0.5)], [], (2, 2),
+                        meta={"nested": [1, [2, 3]], "names": ["x", "y"], "empty": []})
+    assert SceneGraph.load(save_graph(tricky, tmp_path / "t.json")) == tricky
 
 
 def test_json_accepts_numpy_scalars(tmp_path):
