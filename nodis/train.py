@@ -73,7 +73,7 @@ def train_preset(name: str, **overrides) -> TrainConfig:
     elif name == "demo":
         cfg = TrainConfig(preset="demo", data="data/world", out="runs/demo", batch_size=8, det_epochs=6,
                           rel_epochs=4, det_lr=2e-3, rel_lr=1e-3, optimizer="adam", sgdet_fraction=0.3,
-                          val_images=200, num_val_im=300, time_budget_min=0.0)
+                          val_images=200, num_val_im=300, time_budget_min=0.0, extra={"world": (4000, 1000)})
     else:
         raise ConfigError(f"unknown training preset {name!r}; choose 'vg' or 'demo'")
     for k, v in overrides.items():

@@ -31,7 +31,7 @@ def small_features(channels: int) -> nn.Sequential:
     c1, c2, c3 = max(channels // 4, 16), max(channels // 2, 32), max(3 * channels // 4, 48)
     layers: list[nn.Module] = []
     prev = 3
-    for out, stride in ((c1, 2), (c1, 1), (c2, 2), (c2, 1), (c3, 2), (c3, 1), (channels, 2), (channels, 1)):
+    for out, stride in ((c1, 2), (c2, 2), (c2, 1), (c3, 2), (c3, 1), (channels, 2), (channels, 1)):
         layers += [nn.Conv2d(prev, out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(out),
                    nn.ReLU(inplace=True)]
         prev = out

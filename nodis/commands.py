@@ -1,0 +1,146 @@
+"""CLI subcommands for data, training and evaluation: ``nodis world``, ``nodis train``, ``nodis eval``.
+
+Each ``add_*`` function registers one subcommand on an argparse sub-parser collection and sets
+``func`` to the function that runs it (returning an exit code).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def add_world(sub) -> None:
+    p = sub.add_parser("world", help="generate the procedural scene world in the Visual Genome layout",
+                       description="Render the procedural scene world (docs/world.md) into OUT in the VG-SGG "
+                                   "layout (VG-SGG.h5, VG-SGG-dicts.json, image_data.json, VG_100K/).")
+    p.add_argument("out", help="output folder")
+    p.add_argument("--train", type=int, default=4000, help="training images (default 4000)")
+    p.add_argument("--test", type=int, default=1000, help="test images (default 1000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2, help="rendering processes (output does not depend on it)")
+    p.set_defaults(func=run_world)
+
+
+def run_world(args) -> int:
+    from .data.world import generate_world
+
+    path = generate_world(args.out, args.train, args.test, seed=args.seed, workers=args.workers, progress=True)
+    print(f"wrote {args.train} train + {args.test} test images to {path}")
+    return 0
+
+
+def add_train(sub) -> None:
+    p = sub.add_parser("train", help="train the detector and relation stages",
+                       description="Train NODIS: the detector stage, then the relation stage with the detector "
+                                   "frozen. --preset demo reproduces the shipped demo model (it generates the "
+                                   "scene world first when --data does not exist). Runs under torchrun for DDP.")
+    p.add_argument("--preset", default="demo", choices=["demo", "vg"], help="training + model preset")
+    p.add_argument("--data", default=None, help="dataset folder in the VG-SGG layout (default: data/world for demo)")
+    p.add_argument("--out", default=None, help="run folder for checkpoints and logs (default: runs/<preset>)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--det-epochs", type=float, default=None, help="detector epochs (0 = skip the stage)")
+    p.add_argument("--rel-epochs", type=float, default=None, help="relation epochs")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default=None)
+    p.add_argument("--workers", type=int, default=None, help="data-loading processes")
+    p.add_argument("--time-budget", type=float, default=None, dest="time_budget_min",
+                   help="stop each stage after this many minutes (checkpoint kept)")
+    p.add_argument("--install", default=None, metavar="PATH",
+                   help="also copy the final checkpoint here (e.g. weights/nodis-demo.safetensors)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args) -> int:
+    import shutil
+
+    from .train import train, train_preset
+
+    tcfg = train_preset(args.preset, data=args.data, out=args.out, seed=args.seed, batch_size=args.batch_size,
+                        det_epochs=args.det_epochs, rel_epochs=args.rel_epochs, optimizer=args.optimizer,
+                        workers=args.workers, time_budget_min=args.time_budget_min)
+    if args.preset == "demo" and not (Path(tcfg.data) / "VG-SGG.h5").exists():
+        from .data.world import generate_world
+
+        n_train, n_test = tcfg.extra.get("world", (4000, 1000))
+        log.warning("no dataset at %s: generating the scene world (%d train, %d test images)", tcfg.data, n_train, n_test)
+        generate_world(tcfg.data, n_train, n_test, seed=tcfg.seed, workers=max(1, tcfg.workers), progress=not args.quiet)
+    path = train(tcfg, progress=not args.quiet)
+    print(f"model written to {path}")
+    if args.install:
+        Path(args.install).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, args.install)
+        print(f"installed as {args.install}")
+    return 0
+
+
+def add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate a model or saved predictions (R@K, ngR@K, mR@K, zsR@K)",
+                       description="Evaluate on a dataset in the VG-SGG layout and print a table like the "
+                                   "paper's Table 1. Metric definitions: docs/evaluation.md.")
+    p.add_argument("--data", required=True, help="dataset folder (VG-SGG layout)")
+    p.add_argument("--weights", default=None, help="checkpoint (default: the shipped demo model)")
+    p.add_argument("--predictions", default=None, help="evaluate saved `nodis predict` output instead of a model")
+    p.add_argument("--mode", default="all", help="predcls, sgcls, sgdet or all (default)")
+    p.add_argument("--split", default="test", choices=["test", "val", "train"])
+    p.add_argument("--num-val-im", type=int, default=0, help="size of the val split carved from train")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
+    p.add_argument("--times", default=None, help="also report R@K at these ODE times, e.g. 0:2.5:0.5")
+    p.add_argument("--device", default=None)
+    p.add_argument("--json", default=None, help="write the results as JSON here")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run_eval)
+
+
+def parse_times(spec: str | None) -> list[float] | None:
+    """``a:b:s`` -> ``[a, a+s, ..., b]``; a comma list is taken as is."""
+    if not spec:
+        return None
+    from .errors import InputError
+
+    try:
+        if ":" in spec:
+            a, b, s = (float(x) for x in spec.split(":"))
+            if s <= 0 or b < a:
+                raise ValueError
+            n = int(round((b - a) / s))
+            return [round(a + i * s, 10) for i in range(n + 1)]
+        return [float(x) for x in spec.split(",")]
+    except ValueError:
+        raise InputError(f"bad --times {spec!r}; use start:stop:step (e.g. 0:2.5:0.05) or a comma list") from None
+
+
+def run_eval(args) -> int:
+    from . import load_model
+    from .evaluate import evaluate_model, evaluate_predictions, results_table
+    from .errors import InputError
+
+    modes = ["predcls", "sgcls", "sgdet"] if args.mode == "all" else [args.mode]
+    for m in modes:
+        if m not in ("predcls", "sgcls", "sgdet"):
+            raise InputError(f"unknown mode {m!r}")
+    results = {}
+    if args.predictions:
+        for m in modes:
+            results[m] = evaluate_predictions(args.predictions, args.data, m, split=args.split, num_val_im=args.num_val_im)
+    else:
+        model = load_model(args.weights, device=args.device)
+        times = parse_times(args.times)
+        for m in modes:
+            results[m] = evaluate_model(model, args.data, m, split=args.split, limit=args.limit,
+                                        num_val_im=args.num_val_im, times=times, progress=not args.quiet)
+    print(results_table(results))
+    if args.json:
+        from .export import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(results, indent=2))
+    return 0
+
+
+def register_all(sub) -> None:
+    """Register world, train and eval on ``sub`` (an ``argparse`` sub-parser collection)."""
+    for add in (add_world, add_train, add_eval):
+        add(sub)
