@@ -21,9 +21,9 @@ import logging
 import os
 import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -426,7 +426,7 @@ class VGDataset:
             relations=np.asarray(rels, dtype=np.int64).reshape(-1, 3),
         )
 
-    def __iter__(self) -> Iterable[Sample]:
+    def __iter__(self) -> Iterator[Sample]:
         for i in range(len(self)):
             yield self[i]
 
