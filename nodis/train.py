@@ -291,6 +291,17 @@ def _make_optimizer(params, name: str, lr: float):
     raise ConfigError(f"unknown optimizer {name!r}; choose adam or sgd")
 
 
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
+                           text=True, timeout=5)
+        return r.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -460,6 +471,7 @@ def train(tcfg: TrainConfig, progress: bool = True) -> Path:
         model.load_state_dict(best.state_dict())
     val = results.get("relation", {}).get("val", [])
     info = {"train_config": asdict(tcfg), "stages": results, "train_seconds": time.time() - t_start,
+            "commit": _git_commit(), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "world_size": world, "val": {"metric": "SGCls R@50 on the val split", "history": val,
                                          "best": max((v["score"] for v in val), default=None)}}
     path = out / "model.safetensors"
