@@ -270,8 +270,25 @@ def read_vocab(root: str | Path) -> Vocabulary:
     for items, what in ((labels, "idx_to_label"), (preds, "idx_to_predicate")):
         if [i for i, _ in items] != list(range(1, len(items) + 1)):
             raise DatasetError(f"{path}: {what} indices must be 1..N without gaps")
-    name = Path(root).resolve().name or "vg"
-    return Vocabulary(name, (BACKGROUND, *(v for _, v in labels)), (BACKGROUND, *(v for _, v in preds)))
+    classes = (BACKGROUND, *(v for _, v in labels))
+    predicates = (BACKGROUND, *(v for _, v in preds))
+    return Vocabulary(_known_vocab_name(classes, predicates) or Path(root).resolve().name or "vg", classes, predicates)
+
+
+def _known_vocab_name(classes: tuple[str, ...], predicates: tuple[str, ...]) -> str | None:
+    """``"world"`` or ``"vg150"`` when the lists equal one of the built-in vocabularies."""
+    from ..vocab import vg150
+    from .world import world_vocabulary
+
+    for known in (world_vocabulary, vg150):
+        try:
+            v = known()
+        except Exception as e:  # noqa: BLE001 - a missing resource must not break reading a dataset
+            log.debug("cannot load the %s vocabulary: %s", known.__name__, e)
+            continue
+        if v.classes == classes and v.predicates == predicates:
+            return v.name
+    return None
 
 
 def box_iou_plus1(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -343,7 +343,7 @@ def _person_geom(kind: str, pose: str) -> dict:
 
 
 def _person_frame(o: _Obj) -> _Frame:
-    return _Frame(o.box, flip=o.p.get("flip", False), rot=o.p["pose"] == "lie")
+    return _Frame(o.p.get("draw_box", o.box), flip=o.p.get("flip", False), rot=o.p["pose"] == "lie")
 
 
 def _person_part(o: _Obj, name: str) -> list[float]:
@@ -1033,7 +1033,7 @@ def _sky_things(sc: _Scene, sun_p: float = 0.4, clouds: tuple[int, int] = (0, 2)
     if sky_h < 40:
         return out
     if sc.chance(sun_p):
-        r = sc.u(0.05, 0.09) * sc.S
+        r = sc.u(0.035, 0.06) * sc.S
         cx, cy = sc.u(r, sc.W - r), sc.u(r, max(r + 1, sky_h * 0.5))
         rays = sc.chance(0.5)
         s = r * (1.5 if rays else 1.0)
@@ -1583,7 +1583,7 @@ def _dining(sc: _Scene) -> None:
     slots = list(sc.rng.permutation([0.2, 0.5, 0.8]))
     for k in range(sc.ri(1, 3)):
         kind = _person_kind(sc)
-        adult_h = sc.S * sc.u(0.9, 1.1)
+        adult_h = sc.S * sc.u(0.75, 0.95)
         cx = tx + tw * slots[k] + sc.u(-0.05, 0.05) * tw
         bottom = ty + (tb - ty) * 0.12
         chair_w = adult_h * 0.3
@@ -1726,7 +1726,9 @@ def _beach(sc: _Scene) -> None:
         sc.rel(um, beach, [("on", 0.7), ("in", 0.3)])
         if sc.chance(0.7):
             kind = _person_kind(sc)
-            pi = _person(sc, kind, ux + sc.u(-0.1, 0.1) * uh, uy + sc.u(0.0, 0.08) * sc.S, 0.55 * sc.S * sc.depth_scale(uy), "lie",
+            lw = 0.55 * sc.S * sc.depth_scale(uy) * _PERSON_HEIGHT[kind]
+            lx = float(np.clip(ux + sc.u(-0.1, 0.1) * uh, lw / 2 + 2, sc.W - lw / 2 - 2)) if lw < sc.W - 4 else sc.W / 2
+            pi = _person(sc, kind, lx, uy + sc.u(0.0, 0.08) * sc.S, 0.55 * sc.S * sc.depth_scale(uy), "lie",
                          flip=sc.chance(0.5), z=uy + 1)
             sc.rel(pi, beach, [("lying on", 0.7), ("on", 0.3)])
             sc.rel(pi, um, "under")
@@ -1752,8 +1754,8 @@ def _beach(sc: _Scene) -> None:
         # standing in the water: cover the legs with a water band
         o = sc.objs[pi]
         cut = o.box[1] + (o.box[3] - o.box[1]) * 0.55
-        sc.add(None, "waterband", (o.box[0] - 4, cut, o.box[2] + 4, o.box[3] + 2), z=o.z + 0.03,
-               color=_jit(sc.rng, (70, 130, 180), 8))
+        sc.add(None, "waterband", (o.box[0] - 4, cut, o.box[2] + 4, min(wy, o.box[3] + 2)), z=o.z + 0.03)
+        o.p["draw_box"] = list(o.box)  # drawn whole, annotated down to the water line
         o.box[3] = cut
         sc.rel(pi, water, [("in", 0.8), ("near", 0.2)])
     if sc.chance(0.4):
@@ -1781,7 +1783,7 @@ def _room(sc: _Scene) -> None:
     _, win = _indoor(sc, sc.u(0.5, 0.65))
     seats = []
     for _ in range(sc.ri(1, 2)):
-        y = sc.ground_y(0.2, 0.9)
+        y = sc.ground_y(0.4, 0.95)
         s = sc.depth_scale(y) * 1.7
         ch_h = 0.3 * sc.S * s
         cx = sc.free_x(ch_h * 1.1, y - ch_h, y, max_overlap=0.05)
@@ -1807,7 +1809,7 @@ def _room(sc: _Scene) -> None:
                 sc.rel(pi, cu, "holding")
         elif r < 0.8:
             pose = "lie" if sc.chance(0.6) else "sit"
-            ci = _cat(sc, (c.box[0] + c.box[2]) / 2, seat_y, s * 0.9, pose, z=y + 0.5)
+            ci = _cat(sc, (c.box[0] + c.box[2]) / 2, seat_y, s * 0.65, pose, z=y + 0.5)
             sc.rel(ci, ch, [("lying on", 0.65), ("on", 0.35)] if pose == "lie" else [("sitting on", 0.6), ("on", 0.4)])
         else:
             bs = (c.box[3] - c.box[1]) * 0.28
@@ -1965,16 +1967,16 @@ def _compose(seed: int) -> _Scene:
 def _draw(sc: _Scene) -> Image.Image:
     img = Image.new("RGB", (sc.W, sc.H))
     _draw_background(img, sc)
+    background = img.copy() if any(o.kind == "waterband" for o in sc.objs) else None
     d = ImageDraw.Draw(img)
     for o in sorted(sc.objs, key=lambda o: o.z):
         if o.kind is None or o.kind == "string":
             continue
         if o.kind == "waterband":
-            x1, y1, x2, y2 = o.box
-            _rect(d, [x1, y1, x2, y2], o.p["color"])
-            for k in range(3):
-                yy = y1 + (k + 0.3) * (y2 - y1) / 3
-                _line(d, [(x1, yy), (x2, yy)], _shade(o.p["color"], 1.25), 1)
+            # the water in front of a wading figure: the background pixels themselves
+            x1, y1, x2, y2 = (round(v) for v in o.box)
+            img.paste(background.crop((x1, y1, x2, y2)), (x1, y1))  # type: ignore[union-attr]
+            _line(d, [(x1 + 3, y1), (x2 - 3, y1)], (225, 238, 245), 1)
             continue
         _DRAW[o.kind](d, o)
     return img
