@@ -1231,7 +1231,6 @@ def _kite(sc: _Scene, holder: int) -> int:
     y = sc.u(4, max(5, min(sc.horizon, hy) - h - 20))
     ki = sc.add("kite", "kite", (x, y, x + w, y + h), z=-50, prio=6,
                 color=_jit(sc.rng, _pick(sc.rng, CLOTH), 10), color2=_jit(sc.rng, _pick(sc.rng, CLOTH), 10))
-    sc.add(None, "string", (0, 0, 0, 0), z=-49)
     sc.overlays.append(("line", [(x + w / 2, y + h * 0.36), (hx, hy)], (70, 70, 70), 1))
     sc.objs[holder].p["hands"] = [(_person_geom(o.p["who"], o.p["pose"])["hands"][0]), (0.98, 0.2)]
     sc.rel(holder, ki, [("holding", 1.0)])
@@ -1266,10 +1265,9 @@ def _street(sc: _Scene) -> None:
         top = sc.u(0.05, 0.6) * sc.horizon
         bottom = sc.horizon + side_h * 0.2
         roof = sc.u(0.12, 0.22) if sc.chance(0.3) else 0.0
-        bi = _building(sc, x, top, x + w, bottom, roof, n_annot=sc.ri(0, 2))
+        _building(sc, x, top, x + w, bottom, roof, n_annot=sc.ri(0, 2))
         nb += 1
         x += w + sc.u(0.0, 0.12) * sc.W
-        del bi
     if sc.chance(0.45):
         _tree(sc, sc.u(0.05, 0.95) * sc.W, sc.horizon + side_h, sc.S * sc.u(0.25, 0.4), z=sc.horizon)
     if sc.chance(0.45):
@@ -1314,12 +1312,10 @@ def _street(sc: _Scene) -> None:
             um = _held(sc, pi, "umbrella", "umbrella", (bh * 0.75, bh * 0.7), anchor="bottom",
                        color=_jit(sc.rng, _pick(sc.rng, CLOTH), 10), color2=_jit(sc.rng, _pick(sc.rng, CLOTH), 10))
             o = sc.objs[um]
-            dx = (o.box[2] - o.box[0]) / 2
             hx = _person_hand(sc.objs[pi], 1)[0]
             pc = (sc.objs[pi].box[0] + sc.objs[pi].box[2]) / 2
             shift = pc - hx
             o.box = [o.box[0] + shift, o.box[1] + bh * 0.05, o.box[2] + shift, o.box[3] + bh * 0.05]
-            del dx
             sc.rel(pi, um, [("holding", 0.8), ("has", 0.2)])
             if sc.chance(0.5):
                 sc.rel(pi, um, "under")
@@ -1970,7 +1966,7 @@ def _draw(sc: _Scene) -> Image.Image:
     background = img.copy() if any(o.kind == "waterband" for o in sc.objs) else None
     d = ImageDraw.Draw(img)
     for o in sorted(sc.objs, key=lambda o: o.z):
-        if o.kind is None or o.kind == "string":
+        if o.kind is None:
             continue
         if o.kind == "waterband":
             # the water in front of a wading figure: the background pixels themselves
