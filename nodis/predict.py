@@ -1,0 +1,874 @@
+"""Batch prediction: the pipeline behind ``nodis predict``, usable from Python.
+
+:func:`predict_paths` runs a model over image files, folders or list files and writes, per image,
+one JSON document (schema ``nodis.prediction/1``: the scene graph at each requested ODE time, the
+model, the mode and the NFE) plus any other per-image format of :data:`nodis.export.FORMATS`; then
+the run-level formats (Visual Genome ``scene_graphs.json``, Scene-Graph-Benchmark
+``custom_prediction.json``, ``scene_graphs.jsonl``). Images are decoded by worker threads while the
+model runs; every file is written atomically; ``DIR/index.jsonl`` gets one line per finished image
+*after* its outputs are complete, ``DIR/errors.jsonl`` one line per failed image, and the run carries
+on past bad files. ``resume=True`` skips images that the index says were done with the same
+settings and whose files all exist, so an interrupted run (Ctrl-C, kill, power loss) continues where
+it stopped. ``shard=(i, n)`` processes the inputs whose position in the sorted list is ``i`` modulo
+``n``, so ``n`` processes (or ``torchrun`` ranks) cover every input exactly once.
+
+Example (runs as is; with no trained weights the model is a random-init demo model)::
+
+    import numpy as np, tempfile, pathlib
+    from PIL import Image
+    import nodis
+    from nodis.predict import predict_paths, read_prediction
+
+    tmp = pathlib.Path(tempfile.mkdtemp())
+    Image.fromarray((np.random.default_rng(0).random((120, 160, 3)) * 255).astype("uint8")).save(tmp / "a.png")
+    model = nodis.load_model()
+    summary = predict_paths(model, [tmp / "a.png"], tmp / "out", formats=["json", "graphml"], times="0:1.5:0.5")
+    doc = read_prediction(tmp / "out" / "a.json")
+    print(summary.done, doc.times, doc.graph_at().triplets(3))
+
+The same building blocks for one image: ``traj = model.predict(path, mode="sgdet")``,
+``graph = traj.graph_at(1.5)``, ``graph.save("a.graphml")``. Layout of the output folder and the
+``--boxes`` file format: ``docs/cli.md``.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import export
+from .data.transforms import IMAGE_SUFFIXES, load_image
+from .errors import ConfigError, ExportError, InputError, NodisError
+from .graph import SceneGraph
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SCHEMA", "RUN_FORMATS", "PredictionDoc", "RunSummary", "BoxSource", "predict_paths",
+           "predict_image", "expand_inputs", "output_names", "parse_times", "output_times", "parse_shard",
+           "default_shard", "parse_formats", "read_prediction", "INDEX_NAME", "ERRORS_NAME"]
+
+#: Schema of the per-image JSON document written by :func:`predict_paths`.
+SCHEMA = "nodis.prediction/1"
+INDEX_NAME = "index.jsonl"
+ERRORS_NAME = "errors.jsonl"
+#: Formats that ``predict_paths`` writes once per run (from the per-image results), with their files.
+RUN_FORMATS = {"vg": ("scene_graphs.json",), "sgb": ("custom_prediction.json", "custom_data_info.json"),
+               "jsonl": ("scene_graphs.jsonl",)}
+#: Output names an image may not take (they are the run-level files).
+_RESERVED = {"index", "errors", "scene_graphs", "custom_prediction", "custom_data_info"}
+DISTRIBUTIONS = ("t_end", "all", "none")
+MAX_TIMES = 10_000
+
+
+# ------------------------------------------------------------------------------------------ inputs
+def _is_hidden(p: Path) -> bool:
+    return p.name.startswith(".")
+
+
+def _walk_images(folder: Path, exclude: Sequence[Path]) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        r = Path(root)
+        keep = []
+        for d in sorted(dirs):
+            sub = r / d
+            if d.startswith(".") or any(_same(sub, e) for e in exclude):
+                continue
+            keep.append(d)
+        dirs[:] = keep
+        for f in files:
+            if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES:
+                yield r / f
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _read_list(path: Path) -> list[Path]:
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read the list file {path}: {e}") from None
+    out = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        p = Path(os.path.expanduser(line))
+        out.append(p if p.is_absolute() else path.parent / p)
+    return out
+
+
+def expand_inputs(inputs: Iterable[str | Path], exclude: Sequence[str | Path] = ()) -> list[Path]:
+    """The image paths named by ``inputs``: files as given, folders searched recursively for
+    :data:`IMAGE_SUFFIXES` (case-insensitive; hidden files and folders and the ``exclude`` folders
+    skipped), ``.txt`` files read as lists of paths (one per line, ``#`` comments, relative paths
+    relative to the list file; a listed folder is searched too).
+
+    Returns normalised paths sorted by their text, without duplicates (same resolved file).
+    A command-line path that does not exist raises :class:`InputError`; a missing path inside a
+    list file is kept (its failure is recorded per image)."""
+    excl = [Path(e) for e in exclude]
+    found: list[Path] = []
+
+    def add_path(p: Path, listed: bool) -> None:
+        if p.is_dir():
+            found.extend(_walk_images(p, excl))
+        elif p.suffix.lower() == ".txt" and not listed and p.is_file():
+            for q in _read_list(p):
+                add_path(q, True)
+        elif p.exists() or listed:
+            found.append(p)
+        else:
+            raise InputError(f"{p}: no such file or folder")
+
+    for item in inputs:
+        add_path(Path(os.path.expanduser(str(item))), False)
+    seen: dict[str, Path] = {}
+    for p in sorted((Path(os.path.normpath(p)) for p in found), key=lambda q: q.as_posix()):
+        try:
+            key = str(p.resolve())
+        except OSError:
+            key = str(p.absolute())
+        seen.setdefault(key, p)
+    return sorted(seen.values(), key=lambda q: q.as_posix())
+
+
+def output_names(paths: Sequence[Path]) -> list[str]:
+    """A distinct output name per path: the file stem, unless several paths share it (compared
+    case-insensitively) or it is a reserved run-level name; then the file name with its extension
+    (``x.jpg``, ``x.png``) or the stem prefixed with enough parent folders (``a__x``, ``b__x``),
+    whichever comes first; ``_2``, ``_3`` ... as a last resort. Depends only on ``paths``."""
+    stems = [p.stem for p in paths]
+    count: dict[str, int] = {}
+    for s in stems:
+        count[s.lower()] = count.get(s.lower(), 0) + 1
+    names = list(stems)
+    groups: dict[str, list[int]] = {}
+    for k, s in enumerate(stems):
+        if count[s.lower()] > 1 or s.lower() in _RESERVED or not s:
+            groups.setdefault(s.lower(), []).append(k)
+    for members in groups.values():
+        depth = max(len(paths[k].parent.parts) for k in members)
+        chosen = None
+        for d in range(depth + 1):
+            for with_ext in (False, True):
+                if d == 0 and not with_ext:
+                    continue
+                cand = []
+                for k in members:
+                    parts = [x for x in paths[k].parent.parts[len(paths[k].parent.parts) - d:] if x not in ("/", "\\")]
+                    base = paths[k].name if with_ext else paths[k].stem
+                    cand.append("__".join([x.replace(":", "") for x in parts] + [base]))
+                if len({c.lower() for c in cand}) == len(cand) and not any(c.lower() in _RESERVED for c in cand):
+                    chosen = cand
+                    break
+            if chosen:
+                break
+        for k, c in zip(members, chosen or [paths[k].name for k in members]):
+            names[k] = c
+    used: dict[str, int] = {}
+    out = []
+    for n in names:
+        low = n.lower()
+        used[low] = used.get(low, 0) + 1
+        out.append(n if used[low] == 1 else f"{n}_{used[low]}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------ options
+def parse_times(spec: str | Sequence[float] | None) -> list[float] | None:
+    """``"a:b:s"`` -> ``[a, a+s, ..., b]`` (``b`` included when the steps land on it), ``"0.5,1.5"``
+    -> a list, ``"1.5"`` -> ``[1.5]``; a sequence of numbers is taken as is; ``None`` -> ``None``."""
+    if spec is None:
+        return None
+    if not isinstance(spec, str):
+        vals = [float(v) for v in spec]
+    else:
+        text = spec.strip()
+        try:
+            if ":" in text:
+                parts = [float(x) for x in text.split(":")]
+                if len(parts) != 3:
+                    raise ValueError
+                a, b, s = parts
+                if not (s > 0) or b < a:
+                    raise InputError(f"bad times {spec!r}: need start <= stop and step > 0")
+                n = int(math.floor((b - a) / s + 1e-9))
+                if n + 1 > MAX_TIMES:
+                    raise InputError(f"times {spec!r} give {n + 1} values; at most {MAX_TIMES}")
+                vals = [round(a + i * s, 10) for i in range(n + 1)]
+            else:
+                vals = [float(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise InputError(f"bad times {spec!r}; use start:stop:step (e.g. 0:2.5:0.05), "
+                             "a comma list (0,0.5,1.5) or one number") from None
+    if not vals:
+        raise InputError(f"bad times {spec!r}: no values")
+    if any(not math.isfinite(v) or v < 0 for v in vals):
+        raise InputError(f"bad times {spec!r}: ODE times must be finite and >= 0")
+    if len(vals) > MAX_TIMES:
+        raise InputError(f"{len(vals)} output times; at most {MAX_TIMES}")
+    return vals
+
+
+def output_times(spec: str | Sequence[float] | None, t_end: float) -> list[float]:
+    """The times written for each image: :func:`parse_times` of ``spec`` plus ``t_end`` (sorted,
+    distinct to 1e-6); ``[t_end]`` when ``spec`` is None."""
+    vals = parse_times(spec) or []
+    vals = vals + [float(t_end)]
+    out: list[float] = []
+    for v in sorted(round(v, 6) for v in vals):
+        if not out or abs(v - out[-1]) > 1e-6:
+            out.append(v)
+    return out
+
+
+def parse_shard(spec: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``"i/n"`` -> ``(i, n)`` with ``0 <= i < n``."""
+    if spec is None:
+        return None
+    if isinstance(spec, tuple):
+        i, n = spec
+    else:
+        try:
+            a, b = spec.split("/")
+            i, n = int(a), int(b)
+        except ValueError:
+            raise InputError(f"bad shard {spec!r}; use i/n, e.g. 0/4 for the first of four shards") from None
+    if n < 1 or not 0 <= i < n:
+        raise InputError(f"bad shard {i}/{n}: need n >= 1 and 0 <= i < n")
+    return int(i), int(n)
+
+
+def default_shard() -> tuple[int, int] | None:
+    """``(RANK, WORLD_SIZE)`` when run under ``torchrun`` (both set, world size > 1), else None."""
+    r, w = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
+    if r is None or w is None:
+        return None
+    try:
+        shard = (int(r), int(w))
+    except ValueError:
+        return None
+    return shard if shard[1] > 1 else None
+
+
+def parse_formats(spec: str | Sequence[str] | None) -> list[str]:
+    """Validate a comma list (or sequence) of format names; ``json`` is always included."""
+    if spec is None:
+        names: list[str] = []
+    elif isinstance(spec, str):
+        names = [s.strip().lower() for s in spec.split(",") if s.strip()]
+    else:
+        names = [str(s).strip().lower() for s in spec]
+    known = ["json"] + [f for f in export.FORMATS if f not in ("json", "vg", "sgb")] + list(RUN_FORMATS)
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ConfigError(f"unknown format {', '.join(map(repr, bad))}; choose from {', '.join(known)}")
+    out = ["json"]
+    for n in names:
+        if n not in out:
+            out.append(n)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ boxes
+@dataclass
+class _BoxEntry:
+    key: str
+    value: Any
+    candidates: tuple[str, ...]  # resolved absolute paths this key may mean
+
+
+class BoxSource:
+    """Boxes (and labels) per image, read from ``--boxes FILE``.
+
+    Accepted (details and examples in ``docs/cli.md``):
+
+    * a JSON object mapping an image file name or path to ``{"boxes": [[x1, y1, x2, y2], ...],
+      "labels": [...]}`` (labels: class names or indices, required for predcls), or to a nodis
+      scene graph;
+    * a JSON list of such objects, each with an ``"image"`` key;
+    * nodis scene graphs as written by nodis (``nodis.scene_graph/1``, ``nodis.prediction/1`` — the
+      graph at ``t_end`` — or JSON Lines of them), or a folder of such files, e.g. the output folder
+      of an earlier ``nodis predict``; the images are those the graphs name.
+
+    Boxes are ``x1, y1, x2, y2`` in pixels of the original image. An image is matched by its path
+    (relative keys are tried relative to the current folder and to the boxes file's folder), then
+    by its file name when that is unique in the file."""
+
+    def __init__(self, entries: list[_BoxEntry], source: str) -> None:
+        self.source = source
+        self.entries = entries
+        self._by_path: dict[str, list[_BoxEntry]] = {}
+        self._by_name: dict[str, list[_BoxEntry]] = {}
+        for e in entries:
+            for c in e.candidates:
+                self._by_path.setdefault(c, []).append(e)
+            self._by_name.setdefault(Path(e.key).name, []).append(e)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "BoxSource":
+        path = Path(path)
+        base = path.parent if path.is_file() else path
+        items: list[tuple[str, Any]] = []
+        if path.is_dir():
+            files = sorted(f for f in path.rglob("*") if f.suffix in (".json", ".jsonl") and f.is_file()
+                           and not f.name.startswith("."))
+            for f in files:
+                for doc in _json_docs(f, strict=False):
+                    g = _graph_of(doc)
+                    if g is not None and g.get("image"):
+                        items.append((str(g["image"]), g))
+            if not items:
+                raise InputError(f"--boxes {path}: no nodis scene graphs (with an image name) in this folder")
+        elif path.is_file():
+            docs = _json_docs(path, strict=True)
+            for doc in docs:
+                g = _graph_of(doc)
+                if g is not None:
+                    if not g.get("image"):
+                        raise InputError(f"--boxes {path}: the scene graph names no image")
+                    items.append((str(g["image"]), g))
+                elif isinstance(doc, dict):
+                    for k, v in doc.items():
+                        items.append((str(k), v))
+                elif isinstance(doc, list):
+                    for k, v in enumerate(doc):
+                        if not isinstance(v, dict) or not isinstance(v.get("image"), str):
+                            raise InputError(f"--boxes {path}: entry {k} of the list has no \"image\" name")
+                        items.append((v["image"], v))
+                else:
+                    raise InputError(f"--boxes {path}: expected a JSON object mapping image names to boxes")
+        else:
+            raise InputError(f"--boxes {path}: no such file or folder")
+        entries = []
+        for key, value in items:
+            kp = Path(os.path.expanduser(key))
+            cands = {str(kp.resolve())} if kp.is_absolute() else {str((Path.cwd() / kp).resolve()),
+                                                                    str((base / kp).resolve())}
+            entries.append(_BoxEntry(key, value, tuple(sorted(cands))))
+        return cls(entries, str(path))
+
+    def lookup(self, image: str | Path) -> tuple[list[list[float]], list | None]:
+        """``(boxes, labels or None)`` for ``image``; :class:`InputError` when absent or malformed."""
+        p = Path(image)
+        hits = self._by_path.get(str(p.resolve()), [])
+        if not hits:
+            hits = self._by_name.get(p.name, [])
+            if len(hits) > 1:
+                raise InputError(f"{len(hits)} entries of {self.source} are named {p.name}; key them by path")
+        if not hits:
+            raise InputError(f"no boxes for {p.name} in {self.source}")
+        if len(hits) > 1 and len({json.dumps(h.value, sort_keys=True, default=str) for h in hits}) > 1:
+            raise InputError(f"{self.source} has {len(hits)} different entries for {p}")
+        return _parse_box_entry(hits[0].value, f"{self.source}[{hits[0].key!r}]")
+
+
+def _json_docs(path: Path, strict: bool) -> list[Any]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        if strict:
+            raise InputError(f"cannot read {path}: {e}") from None
+        return []
+    try:
+        if path.suffix == ".jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return [json.loads(text)]
+    except json.JSONDecodeError as e:
+        if strict:
+            raise InputError(f"{path} is not valid JSON: {e}") from None
+        return []
+
+
+def _graph_of(doc: Any) -> dict | None:
+    """The scene-graph dict inside a nodis document (the t_end graph of a prediction), or None."""
+    if not isinstance(doc, dict):
+        return None
+    schema = str(doc.get("schema", ""))
+    if schema.startswith("nodis.scene_graph"):
+        return doc
+    if schema.startswith("nodis.prediction"):
+        try:
+            return PredictionDoc.from_dict(doc).graph_at().to_dict()
+        except (InputError, KeyError, TypeError, ValueError):
+            return None
+    return None
+
+
+def _parse_box_entry(value: Any, where: str) -> tuple[list[list[float]], list | None]:
+    if isinstance(value, dict) and str(value.get("schema", "")).startswith("nodis."):
+        g = SceneGraph.from_dict(_graph_of(value) or value)
+        return [list(o.box) for o in g.objects], [o.name for o in g.objects]
+    if isinstance(value, list):  # bare list of boxes
+        value = {"boxes": value}
+    if not isinstance(value, dict) or "boxes" not in value:
+        raise InputError(f"{where}: expected {{\"boxes\": [[x1, y1, x2, y2], ...], \"labels\": [...]}}")
+    boxes = value["boxes"]
+    if not isinstance(boxes, list):
+        raise InputError(f"{where}: \"boxes\" must be a list of [x1, y1, x2, y2]")
+    out = []
+    for k, b in enumerate(boxes):
+        if (not isinstance(b, (list, tuple)) or len(b) != 4
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)):
+            raise InputError(f"{where}: box {k} must be four numbers [x1, y1, x2, y2], got {b!r}")
+        out.append([float(v) for v in b])
+    labels = value.get("labels")
+    if labels is not None:
+        if not isinstance(labels, list) or len(labels) != len(out):
+            raise InputError(f"{where}: \"labels\" must be a list with one label per box "
+                             f"({len(out)} boxes)")
+        for k, lab in enumerate(labels):
+            if isinstance(lab, bool) or not isinstance(lab, (str, int)):
+                raise InputError(f"{where}: label {k} must be a class name or index, got {lab!r}")
+    return out, labels
+
+
+# ------------------------------------------------------------------------------------------ documents
+@dataclass
+class PredictionDoc:
+    """A per-image document (schema ``nodis.prediction/1``): the scene graph at each requested time."""
+
+    image: str | None
+    image_size: tuple[int, int]
+    mode: str
+    t_end: float
+    times: list[float]
+    graphs: list[SceneGraph]
+    model: dict[str, Any] = field(default_factory=dict)
+    nfe: dict[str, int] = field(default_factory=dict)
+    filter: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None
+
+    def graph_at(self, t: float | None = None) -> SceneGraph:
+        """The graph at time ``t`` (default ``t_end``); :class:`InputError` when ``t`` was not written."""
+        t = self.t_end if t is None else float(t)
+        for tt, g in zip(self.times, self.graphs):
+            if abs(tt - t) < 1e-6:
+                return g
+        raise InputError(f"no graph at t = {t:g} in this prediction (times: {', '.join(f'{x:g}' for x in self.times)})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "image": self.image, "image_size": list(self.image_size), "mode": self.mode,
+                "model": self.model, "t_end": self.t_end, "times": list(self.times), "nfe": self.nfe,
+                "filter": self.filter, "seconds": self.seconds, "graphs": [g.to_dict() for g in self.graphs]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PredictionDoc":
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+            got = d.get("schema") if isinstance(d, dict) else type(d).__name__
+            raise InputError(f"not a nodis prediction (schema {got!r}, expected {SCHEMA!r})")
+        try:
+            graphs = [SceneGraph.from_dict(g) for g in d["graphs"]]
+            times = [float(t) for t in d["times"]]
+            if len(times) != len(graphs):
+                raise InputError("malformed nodis prediction: 'times' and 'graphs' differ in length")
+            return cls(d.get("image"), (int(d["image_size"][0]), int(d["image_size"][1])), str(d["mode"]),
+                       float(d["t_end"]), times, graphs, dict(d.get("model") or {}), dict(d.get("nfe") or {}),
+                       dict(d.get("filter") or {}), d.get("seconds"))
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise InputError(f"malformed nodis prediction: {e!r}") from None
+
+    def to_json(self) -> str:
+        text = export._dumps(self.to_dict(), indent=2)
+        return export._inline_number_lists(text) + "\n"
+
+
+def read_prediction(path: str | Path) -> PredictionDoc:
+    """Read a per-image document written by :func:`predict_paths` (``IMG.json``)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror or e}") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path} is not valid JSON: {e}") from None
+    return PredictionDoc.from_dict(data)
+
+
+def _model_info(model) -> dict[str, Any]:
+    from . import __version__
+
+    cfg = model.cfg
+    return {"weights": getattr(model, "weights_name", None), "preset": cfg.preset, "t_end": float(cfg.t_end),
+            "solver": cfg.solver, "rtol": cfg.rtol, "atol": cfg.atol, "state_policy": cfg.state_policy,
+            "vocabulary": getattr(model.vocab, "name", None), "nodis_version": __version__}
+
+
+def predict_image(model, image: Any, *, mode: str = "sgdet", boxes=None, labels=None,
+                  times: str | Sequence[float] | None = None, top_k: int | None = None, threshold: float = 0.0,
+                  distributions: str = "t_end", extra_times: Sequence[float] = (), name: str | None = None):
+    """Run ``model`` on one image and build its :class:`PredictionDoc`.
+
+    Returns ``(doc, trajectory)``. ``times`` as :func:`output_times`; ``extra_times`` are solved too
+    (e.g. for a t-strip) but not written. ``top_k`` / ``threshold`` filter relations
+    (:meth:`SceneGraph.filtered`); ``distributions``: keep the full class / predicate distributions
+    in the graph at ``t_end`` only (``"t_end"``), at every time (``"all"``) or nowhere (``"none"``)."""
+    if distributions not in DISTRIBUTIONS:
+        raise ConfigError(f"distributions must be one of {', '.join(DISTRIBUTIONS)}, got {distributions!r}")
+    t_end = float(model.cfg.t_end)
+    out_t = output_times(times, t_end)
+    grid = sorted(set(out_t) | {round(float(t), 6) for t in extra_times} | {0.0})
+    t0 = time.perf_counter()
+    traj = model.predict(image, mode=mode, boxes=boxes, labels=labels, times=grid, name=name)
+    graphs = []
+    for t in out_t:
+        dist = distributions == "all" or (distributions == "t_end" and abs(t - t_end) < 1e-6)
+        graphs.append(_graph(traj, t, top_k, threshold, dist))
+    nfe = dict(traj.nfe)
+    doc = PredictionDoc(traj.image, tuple(traj.image_size), mode, t_end, out_t, graphs, _model_info(model), nfe,
+                        {"top_k": top_k, "threshold": threshold, "distributions": distributions},
+                        round(time.perf_counter() - t0, 4))
+    return doc, traj
+
+
+def _graph(traj, t: float, top_k: int | None, threshold: float, distributions: bool) -> SceneGraph:
+    g = traj.graph_at(t, distributions=distributions).filtered(top_k, threshold)
+    g.t_obj = g.t_rel = round(float(t), 6)  # the requested time, without float32 noise of the grid
+    return g
+
+
+# ------------------------------------------------------------------------------------------ the run
+@dataclass
+class RunSummary:
+    """What :func:`predict_paths` did. ``failed`` maps input path -> reason."""
+
+    total: int = 0  # inputs in this shard
+    done: int = 0
+    skipped: int = 0  # already complete (resume)
+    failed: dict[str, str] = field(default_factory=dict)
+    out_dir: Path | None = None
+    seconds: float = 0.0
+    run_outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@dataclass
+class _Item:
+    path: Path
+    name: str
+    position: int  # in the full sorted list (stable across shards)
+    resolved: str
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _fingerprint(settings: dict[str, Any], boxes: Any = None) -> str:
+    blob = json.dumps({"s": settings, "b": boxes}, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def _latest_records(out_dir: Path) -> dict[str, dict[str, Any]]:
+    path = out_dir / INDEX_NAME
+    if not path.exists():
+        return {}
+    latest: dict[str, dict[str, Any]] = {}
+    for rec in export.read_jsonl(path):
+        key = rec.get("resolved") or rec.get("image")
+        if isinstance(key, str):
+            latest[key] = rec
+    return latest
+
+
+def _complete(rec: dict[str, Any] | None, out_dir: Path, formats: Sequence[str], fp: str) -> bool:
+    if not rec or rec.get("status") != "ok" or rec.get("settings") != fp:
+        return False
+    outs = rec.get("outputs") or {}
+    for f in formats:
+        if f in RUN_FORMATS:
+            continue
+        rel = outs.get(f)
+        if not rel or not (out_dir / rel).exists():
+            return False
+    return True
+
+
+def _prefetch(items: Sequence[_Item], workers: int) -> Iterator[tuple[_Item, Any, BaseException | None]]:
+    """Yield ``(item, PIL image or None, error or None)`` in order, decoding up to ``2 * workers``
+    images ahead in a thread pool (``workers == 0``: decode in the calling thread)."""
+    if workers <= 0:
+        for it in items:
+            try:
+                yield it, load_image(it.path), None
+            except Exception as e:  # noqa: BLE001 - reported per image
+                yield it, None, e
+        return
+    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nodis-load")
+    pending: list[tuple[_Item, cf.Future]] = []
+    it_iter = iter(items)
+    ahead = max(2, 2 * workers)
+    try:
+        for it in it_iter:
+            pending.append((it, pool.submit(load_image, it.path)))
+            if len(pending) >= ahead:
+                break
+        while pending:
+            it, fut = pending.pop(0)
+            nxt = next(it_iter, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(load_image, nxt.path)))
+            try:
+                yield it, fut.result(), None
+            except Exception as e:  # noqa: BLE001 - reported per image
+                yield it, None, e
+    finally:
+        for _, fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, mode: str = "sgdet",
+                  boxes: str | Path | BoxSource | None = None, times: str | Sequence[float] | None = None,
+                  top_k: int | None = None, threshold: float = 0.0, formats: str | Sequence[str] = ("json",),
+                  distributions: str = "t_end", strip_times: str | Sequence[float] | None = None,
+                  resume: bool = False, shard: str | tuple[int, int] | None = None, workers: int = 2,
+                  progress: bool = False) -> RunSummary:
+    """Predict scene graphs for every image of ``inputs`` and write them under ``out_dir``.
+
+    Args:
+        model: a loaded :class:`nodis.model.NODIS` (see :func:`nodis.load_model`).
+        inputs: image files, folders (searched recursively) and ``.txt`` lists, see :func:`expand_inputs`.
+        out_dir: output folder (created). Layout: ``docs/cli.md``.
+        mode: ``sgdet``, ``sgcls`` (needs ``boxes``) or ``predcls`` (needs boxes with labels).
+        boxes: a ``--boxes`` file or folder (see :class:`BoxSource`).
+        times: ODE times to write (``"0:2.5:0.05"``, a list ...); ``t_end`` is always written.
+        top_k, threshold: keep the ``top_k`` best relations with triplet score >= ``threshold``.
+        formats: per-image formats (:data:`nodis.export.FORMATS` names) and run-level ones
+            (:data:`RUN_FORMATS`); ``json`` is always written.
+        distributions: ``"t_end"`` (default), ``"all"`` or ``"none"``, see :func:`predict_image`.
+        strip_times: the times of the ``strip`` figure (default 0, 0.5, ..., 2.5 and ``t_end``).
+        resume: skip images already complete with the same settings.
+        shard: ``(i, n)`` or ``"i/n"``: only inputs at positions ``i mod n`` of the sorted list.
+        workers: image-decoding threads (0 = decode in this thread).
+        progress: show a tqdm progress bar on stderr.
+
+    Returns a :class:`RunSummary`. Per-image failures (unreadable image, missing boxes ...) are
+    recorded and do not raise; an unusable ``out_dir`` or a failing disk raises
+    :class:`~nodis.errors.ExportError`. ``KeyboardInterrupt`` propagates after the current image's
+    files (all written atomically) and index line are either complete or absent.
+    """
+    from .config import MODES
+
+    t_start = time.perf_counter()
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    fmts = parse_formats(formats)
+    out_dir = Path(out_dir)
+    shard_t = parse_shard(shard)
+    if top_k is not None and top_k < 0:
+        raise ConfigError(f"--top-k must be >= 0, got {top_k}")
+    if not math.isfinite(threshold):
+        raise ConfigError(f"--threshold must be a number, got {threshold}")
+    if distributions not in DISTRIBUTIONS:
+        raise ConfigError(f"distributions must be one of {', '.join(DISTRIBUTIONS)}")
+    t_end = float(model.cfg.t_end)
+    out_t = output_times(times, t_end)
+    strip_t: list[float] = []
+    if "strip" in fmts:
+        strip_t = output_times(strip_times if strip_times is not None else export.PAPER_TIMES, t_end)
+    box_src: BoxSource | None = None
+    if boxes is not None:
+        box_src = boxes if isinstance(boxes, BoxSource) else BoxSource.load(boxes)
+        if mode == "sgdet":
+            raise ConfigError("--boxes is only used with --mode sgcls or --mode predcls")
+    elif mode != "sgdet":
+        raise ConfigError(f"--mode {mode} needs --boxes FILE (boxes per image{' and labels' if mode == 'predcls' else ''})")
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ExportError(f"cannot create the output folder {out_dir}: {e.strerror or e}") from None
+    if not os.access(out_dir, os.W_OK):
+        raise ExportError(f"cannot write to the output folder {out_dir}: permission denied")
+
+    all_paths = expand_inputs(inputs, exclude=[out_dir])
+    if not all_paths:
+        raise InputError("no images found in " + ", ".join(map(str, inputs))
+                         + f" (looked for {', '.join(IMAGE_SUFFIXES)})")
+    names = output_names(all_paths)
+    items = []
+    for k, (p, n) in enumerate(zip(all_paths, names)):
+        try:
+            resolved = str(p.resolve())
+        except OSError:
+            resolved = str(p.absolute())
+        items.append(_Item(p, n, k, resolved))
+    mine = [it for it in items if shard_t is None or it.position % shard_t[1] == shard_t[0]]
+
+    settings = {"mode": mode, "model": _model_info(model), "times": out_t, "top_k": top_k, "threshold": threshold,
+                "distributions": distributions, "strip_times": strip_t, "formats": sorted(fmts)}
+    summary = RunSummary(total=len(mine), out_dir=out_dir)
+    latest = _latest_records(out_dir) if resume else {}
+
+    # box lookups (cheap) decide the per-image fingerprint
+    todo: list[tuple[_Item, Any, str]] = []
+    for it in mine:
+        bx: Any = None
+        if box_src is not None:
+            try:
+                bx = box_src.lookup(it.path)
+            except NodisError as e:
+                bx = e
+        fp = _fingerprint(settings, None if isinstance(bx, BaseException) else bx)
+        if resume and _complete(latest.get(it.resolved), out_dir, fmts, fp):
+            summary.skipped += 1
+            continue
+        todo.append((it, bx, fp))
+    if summary.skipped:
+        log.info("resume: %d of %d images already complete", summary.skipped, len(mine))
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="img", file=sys.stderr, dynamic_ncols=True, desc="predict",
+                   smoothing=0.1)
+    box_of = {id(it): (bx, fp) for it, bx, fp in todo}
+    loaded = _prefetch([t[0] for t in todo], workers)
+    try:
+        for it, pil, err in loaded:
+            bx, fp = box_of[id(it)]
+            t0 = time.perf_counter()
+            try:
+                if err is not None:
+                    raise err
+                if isinstance(bx, BaseException):
+                    raise bx
+                rec = _process(model, it, pil, bx, fp, out_dir, mode, fmts, out_t, strip_t, top_k, threshold,
+                               distributions)
+                rec["seconds"] = round(time.perf_counter() - t0, 4)
+                export.append_jsonl(out_dir / INDEX_NAME, rec)
+                summary.done += 1
+            except ExportError:
+                raise
+            except Exception as e:  # noqa: BLE001 - any per-image failure is recorded, the run goes on
+                reason = str(e) if isinstance(e, NodisError) else f"{type(e).__name__}: {e}"
+                if not isinstance(e, NodisError):
+                    log.debug("unexpected error on %s", it.path, exc_info=True)
+                _clear_cuda(e)
+                log.warning("%s", reason if str(it.path) in reason else f"{it.path}: {reason}")
+                summary.failed[str(it.path)] = reason
+                base = {"image": str(it.path), "resolved": it.resolved, "name": it.name}
+                export.append_jsonl(out_dir / ERRORS_NAME, dict(base, error=reason, type=type(e).__name__,
+                                                                finished=_now()))
+                export.append_jsonl(out_dir / INDEX_NAME, dict(base, status="error", error=reason,
+                                                               seconds=round(time.perf_counter() - t0, 4),
+                                                               finished=_now()))
+            if bar is not None:
+                bar.update(1)
+                if summary.failed:
+                    bar.set_postfix(failed=len(summary.failed), refresh=False)
+    finally:
+        loaded.close()
+        if bar is not None:
+            bar.close()
+
+    summary.run_outputs = write_run_outputs(out_dir, items, fmts)
+    summary.seconds = time.perf_counter() - t_start
+    return summary
+
+
+def _clear_cuda(e: BaseException) -> None:
+    if "out of memory" in str(e).lower():
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _process(model, it: _Item, pil, bx, fp: str, out_dir: Path, mode: str, fmts: Sequence[str],
+             out_t: list[float], strip_t: list[float], top_k, threshold, distributions) -> dict[str, Any]:
+    """Predict one image, write its per-image files; return its index record (without seconds)."""
+    b, lab = (bx if bx is not None else (None, None))
+    doc, traj = predict_image(model, pil, mode=mode, boxes=b, labels=lab, times=out_t, top_k=top_k,
+                              threshold=threshold, distributions=distributions, extra_times=strip_t,
+                              name=str(it.path))
+    g_end = doc.graph_at()
+    outputs: dict[str, str] = {}
+    stem = out_dir / it.name
+    json_path = stem.with_name(it.name + ".json")
+    export.atomic_write_text(json_path, doc.to_json())
+    outputs["json"] = json_path.name
+    for f in fmts:
+        if f == "json" or f in RUN_FORMATS:
+            continue
+        path = export.output_path(stem, f)
+        kw: dict[str, Any] = {}
+        if f in ("png", "strip"):
+            kw["image"] = pil
+        if f in ("graph-png", "svg", "pdf") and top_k is not None:
+            kw["top_k"] = top_k
+        if f == "strip":
+            kw["graphs"] = [_graph(traj, t, None, threshold, False) for t in strip_t]
+            kw["t_end"] = doc.t_end
+            if top_k is not None:
+                kw["top_k"] = top_k
+        export.save_graph(g_end, path, format=f, **kw)
+        outputs[f] = path.name
+    return {"image": str(it.path), "resolved": it.resolved, "name": it.name, "status": "ok", "outputs": outputs,
+            "mode": mode, "num_objects": len(g_end.objects), "num_relations": len(g_end.relations),
+            "nfe": doc.nfe, "settings": fp, "finished": _now()}
+
+
+def write_run_outputs(out_dir: str | Path, items: Sequence[_Item] | None, formats: Sequence[str]) -> list[Path]:
+    """Write the run-level formats (:data:`RUN_FORMATS`) of ``out_dir`` from the per-image JSON of
+    every input whose latest index line says ``ok``, in input order. Image ids (VG) and keys (SGB)
+    are positions in the full sorted input list (+1 for VG), the same for every shard."""
+    out_dir = Path(out_dir)
+    wanted = [f for f in formats if f in RUN_FORMATS]
+    if not wanted:
+        return []
+    latest = _latest_records(out_dir)
+    if items is None:
+        recs = [r for r in latest.values() if r.get("status") == "ok"]
+        entries = [(k, r) for k, r in enumerate(sorted(recs, key=lambda r: str(r.get("image"))))]
+    else:
+        entries = [(it.position, latest[it.resolved]) for it in items
+                   if latest.get(it.resolved, {}).get("status") == "ok"]
+    graphs: list[tuple[int, SceneGraph, str]] = []
+    for pos, rec in entries:
+        rel = (rec.get("outputs") or {}).get("json")
+        if not rel:
+            continue
+        try:
+            doc = read_prediction(out_dir / rel)
+            graphs.append((pos, doc.graph_at(), str(rec.get("image"))))
+        except NodisError as e:
+            log.warning("left out of the run-level files: %s (%s)", rec.get("image"), e)
+    written: list[Path] = []
+    if "vg" in wanted:
+        written.append(export.write_vg_scene_graphs(out_dir / "scene_graphs.json",
+                                                    [(pos + 1, g) for pos, g, _ in graphs]))
+    if "sgb" in wanted:
+        if graphs:
+            written += export.write_sgb(out_dir, [g for _, g, _ in graphs], [p for _, _, p in graphs])
+        else:
+            log.warning("no finished images: custom_prediction.json not written")
+    if "jsonl" in wanted:
+        written.append(export.write_jsonl_index(out_dir / "scene_graphs.jsonl", (g.to_dict() for _, g, _ in graphs)))
+    return written
