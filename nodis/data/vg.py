@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
+from ..evaluation import iou_legacy
 from ..vocab import BACKGROUND, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -112,19 +113,10 @@ def _scaled_boxes(boxes: np.ndarray, width: int, height: int, size: int) -> np.n
     return out
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _atomic_write_json(path: Path, obj: object) -> None:
-    _atomic_write_bytes(path, json.dumps(obj).encode("utf-8"))
+    from ..export import atomic_write_text
+
+    atomic_write_text(path, json.dumps(obj))
 
 
 def _check_record(rec: ImageRecord, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -291,18 +283,6 @@ def _known_vocab_name(classes: tuple[str, ...], predicates: tuple[str, ...]) -> 
     return None
 
 
-def box_iou_plus1(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of x1y1x2y2 boxes with the original "+1 pixel" convention. (N,4),(M,4)->(N,M)."""
-    a = a.astype(np.float64)
-    b = b.astype(np.float64)
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]) + 1
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]) + 1
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
-    area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter)
-
-
 class VGDataset:
     """A split of a VG-SGG folder, loaded like neural-motifs' ``load_graphs``.
 
@@ -401,7 +381,7 @@ class VGDataset:
                 rels = np.zeros((0, 3), dtype=np.int64)
             if self.filter_non_overlap and len(rels):
                 b = self._boxes1024[fb : lb + 1]
-                keep = box_iou_plus1(b, b)[rels[:, 0], rels[:, 1]] > 0
+                keep = iou_legacy(b, b)[rels[:, 0], rels[:, 1]] > 0
                 if not keep.any():
                     continue
                 rels = rels[keep]

@@ -37,8 +37,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import InputError
+from ..export import atomic_write_bytes
 from ..vocab import BACKGROUND, Vocabulary
-from .vg import IMAGE_DIR, ImageRecord, _atomic_write_bytes, _atomic_write_json, write_vg
+from .vg import IMAGE_DIR, ImageRecord, _atomic_write_json, write_vg
 
 log = logging.getLogger(__name__)
 
@@ -2063,7 +2064,7 @@ def _make_image(task: tuple[int, int, int, str]) -> tuple[SceneAnnotation, bytes
 def _render_to_file(args: tuple[Path, tuple[int, int, int, str]]) -> SceneAnnotation:
     root, task = args
     ann, data = _make_image(task)
-    _atomic_write_bytes(root / IMAGE_DIR / f"{ann.image_id}.jpg", data)
+    atomic_write_bytes(root / IMAGE_DIR / f"{ann.image_id}.jpg", data)
     return ann
 
 
@@ -2105,6 +2106,6 @@ def generate_world(root: str | Path, num_train: int, num_test: int, seed: int = 
     _atomic_write_json(root / "zeroshot_triplets.json", [list(t) for t in ZERO_SHOT_TRIPLETS])
     info = {"generator": "nodis.data.world", "version": WORLD_VERSION, "seed": int(seed), "num_train": num_train,
             "num_test": num_test, "train_drop_rate": TRAIN_DROP_RATE, "templates": TEMPLATES}
-    _atomic_write_bytes(root / "world.json", json.dumps(info, indent=2).encode())
+    atomic_write_bytes(root / "world.json", json.dumps(info, indent=2).encode())
     log.info("generated world at %s: %d train + %d test images", root, num_train, num_test)
     return root
