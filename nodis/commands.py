@@ -115,8 +115,8 @@ def parse_times(spec: str | None) -> list[float] | None:
 
 def run_eval(args) -> int:
     from . import load_model
-    from .evaluate import evaluate_model, evaluate_predictions, results_table
     from .errors import InputError
+    from .evaluate import evaluate_model, evaluate_predictions, results_table
 
     modes = ["predcls", "sgcls", "sgdet"] if args.mode == "all" else [args.mode]
     for m in modes:

@@ -36,7 +36,7 @@ from .errors import ConfigError, DatasetError
 from .model import NODIS
 from .model.box_ops import encode_deltas
 from .model.nodis import pair_order
-from .model.relations import pad, unpad
+from .model.relations import unpad
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class DetectorLoss(nn.Module):
         logits = rpn[..., :2].reshape(B, -1, 2)
         deltas = rpn[..., 2:].reshape(B, -1, 4)
         matched = []
-        for b, it in enumerate(items):
+        for it in items:
             gt = it.boxes.to(dev)
             m = self.rpn_matcher(box_iou(gt, anchors)) if len(gt) else torch.full((anchors.shape[0],), -1, device=dev)
             lab = (m >= 0).float()
@@ -324,7 +324,6 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
     from tqdm import tqdm
 
     rank, world, local = _dist_info()
-    dev = model.device
     ds = VGDataset(tcfg.data, "train", num_val_im=tcfg.num_val_im, filter_non_overlap=False, seed=tcfg.seed)
     data = TrainData(ds, model.cfg, train=True, seed=tcfg.seed)
     limit = tcfg.max_train_images or len(data)

@@ -67,7 +67,7 @@ def main(argv=None) -> int:
         f"* seed: {tc.get('seed')}; world: 4000 train (300 of them validation) + 1000 test images, seed {tc.get('seed')}",
         f"* training time: {log.get('train_seconds', 0) / 60:.1f} min on {platform.machine()} with "
         f"{torch.get_num_threads()} CPU threads (world generation excluded; it takes under a minute)",
-        f"* stages: " + "; ".join(f"{k}: {v.get('steps')} steps in {v.get('seconds', 0) / 60:.1f} min"
+        "* stages: " + "; ".join(f"{k}: {v.get('steps')} steps in {v.get('seconds', 0) / 60:.1f} min"
                                    for k, v in log.get("stages", {}).items()),
         f"* optimizer: {tc.get('optimizer')} (detector lr {tc.get('det_lr')}, relation lr {tc.get('rel_lr')}, one-cycle), "
         f"batch {tc.get('batch_size')}, {int(100 * tc.get('sgdet_fraction', 0))}% of relation batches SGDet-style",

@@ -3,8 +3,14 @@ import pickle
 import pytest
 import torch
 
-from nodis.checkpoint import (OFFICIAL_PREFIXES, import_official, load_checkpoint, map_official_keys,
-                              read_header, save_checkpoint)
+from nodis.checkpoint import (
+    OFFICIAL_PREFIXES,
+    import_official,
+    load_checkpoint,
+    map_official_keys,
+    read_header,
+    save_checkpoint,
+)
 from nodis.config import preset
 from nodis.errors import CheckpointError
 from nodis.model import NODIS

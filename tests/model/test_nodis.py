@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from nodis.errors import InputError
 from nodis.model import default_times
