@@ -172,11 +172,16 @@ class _Terminated(KeyboardInterrupt):
 
 
 def run_predict(args) -> int:
-    from .predict import default_shard, parse_shard, parse_times, predict_paths
+    from . import resolve_device
+    from .predict import default_shard, parse_formats, parse_shard, parse_times, predict_paths
 
     quiet = bool(getattr(args, "quiet", False))
     # validate cheap options before loading the model
     parse_times(args.times)
+    parse_times(args.strip_times)
+    parse_formats(args.format)
+    if args.device is not None:
+        resolve_device(args.device)
     shard = parse_shard(args.shard) or default_shard()
     if args.mode != "sgdet" and args.boxes is None:
         raise ConfigError(f"--mode {args.mode} needs --boxes FILE (boxes per image"
