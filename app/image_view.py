@@ -159,7 +159,8 @@ class ImageView(QWidget):
     objectClicked = Signal(int, bool)  # object id (-1 = background), additive
     objectHovered = Signal(int)  # object id or -1
     boxDrawn = Signal(list)  # [x1, y1, x2, y2] image pixels
-    boxesEdited = Signal(list)  # list of [x1, y1, x2, y2] (all given boxes after a move/resize/delete)
+    boxChanged = Signal(int, list)  # index of a given box, its new [x1, y1, x2, y2] (moved / resized)
+    boxRemoved = Signal(int)  # index of a given box the user removed
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -267,6 +268,8 @@ class ImageView(QWidget):
             tag = TagItem(text, qcolor(rgb, 220 if not faded else FADED_ALPHA),
                           qcolor(text_color_for(rgb), 255 if not faded else 120), self.tag_font, border)
             x1, y1 = o.box[0], o.box[1]
+            if self._image_shape is not None and y1 < 0.04 * self._image_shape[0]:
+                tag.below = True  # no room above the box: put the tag inside it
             tag.setPos(x1, y1)
             tag.setZValue(1000 + z)
             self._add(tag)
@@ -325,35 +328,41 @@ class ImageView(QWidget):
             roi = pg.RectROI((x1, y1), (max(2.0, x2 - x1), max(2.0, y2 - y1)), pen=pen, removable=True,
                              hoverPen=pg.mkPen((255, 230, 120), width=2), rotatable=False)
             roi.setZValue(2000 + k)
-            roi.sigRegionChangeFinished.connect(self._emit_boxes)
+            roi.translatable = not self.vb.draw_enabled  # while drawing, drags over a box draw a new one
+            roi.sigRegionChangeFinished.connect(self._roi_changed)
             roi.sigRemoveRequested.connect(self._remove_roi)
             self.vb.addItem(roi, ignoreBounds=True)
             self._rois.append(roi)
 
-    def editable_boxes(self) -> list[list[float]]:
-        out = []
-        for r in self._rois:
-            x, y = r.pos()
-            w, h = r.size()
-            x1, y1, x2, y2 = (min(x, x + w), min(y, y + h), max(x, x + w), max(y, y + h))
-            if self._image_shape is not None:
-                H, W = self._image_shape
-                x1, x2 = float(np.clip(x1, 0, W - 1)), float(np.clip(x2, 0, W - 1))
-                y1, y2 = float(np.clip(y1, 0, H - 1)), float(np.clip(y2, 0, H - 1))
-            out.append([float(x1), float(y1), float(x2), float(y2)])
-        return out
+    def _roi_box(self, r) -> list[float]:
+        x, y = r.pos()
+        w, h = r.size()
+        x1, y1, x2, y2 = (min(x, x + w), min(y, y + h), max(x, x + w), max(y, y + h))
+        if self._image_shape is not None:
+            H, W = self._image_shape
+            x1, x2 = float(np.clip(x1, 0, W - 1)), float(np.clip(x2, 0, W - 1))
+            y1, y2 = float(np.clip(y1, 0, H - 1)), float(np.clip(y2, 0, H - 1))
+        return [float(x1), float(y1), float(x2), float(y2)]
 
-    def _emit_boxes(self, *_):
-        self.boxesEdited.emit(self.editable_boxes())
+    def editable_boxes(self) -> list[list[float]]:
+        return [self._roi_box(r) for r in self._rois]
+
+    @property
+    def rois(self) -> list:
+        return list(self._rois)
+
+    def _roi_changed(self, roi) -> None:
+        if roi in self._rois:
+            self.boxChanged.emit(self._rois.index(roi), self._roi_box(roi))
 
     def _remove_roi(self, roi) -> None:
         if roi in self._rois:
-            self._rois.remove(roi)
-            self.vb.removeItem(roi)
-            self._emit_boxes()
+            self.boxRemoved.emit(self._rois.index(roi))
 
     def set_draw_enabled(self, on: bool) -> None:
         self.vb.draw_enabled = bool(on)
+        for r in self._rois:
+            r.translatable = not on
         self.gv.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
 
     # ------------------------------------------------------------------ mouse

@@ -116,10 +116,10 @@ class TimePanel(QWidget):
         pi.scene().addItem(self.right_vb)
         pi.getAxis("right").linkToView(self.right_vb)
         self.right_vb.setXLink(pi)
-        self.right_vb.setYRange(0, 1.02, padding=0)
+        self.right_vb.setYRange(0, 1.22, padding=0)
         pi.vb.sigResized.connect(self._sync_views)
-        self.legend = pi.addLegend(offset=(-6, 4), labelTextSize="8pt", colCount=3,
-                                   brush=pg.mkBrush(30, 31, 34, 200))
+        self.legend = pi.addLegend(offset=(6, 1), labelTextSize="8pt", colCount=6, verSpacing=-6,
+                                   brush=pg.mkBrush(30, 31, 34, 170))
         self.curves: dict[str, pg.PlotDataItem] = {}
         for name, (rgb, axis, dashed) in CURVES.items():
             pen = pg.mkPen(rgb, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
@@ -132,7 +132,7 @@ class TimePanel(QWidget):
             self.curves[name] = item
         self.end_line = pg.InfiniteLine(pos=1.5, angle=90, movable=False,
                                         pen=pg.mkPen((255, 196, 0), width=1.5, style=Qt.PenStyle.DashLine),
-                                        label="t_end", labelOpts={"position": 0.93, "color": (255, 196, 0)})
+                                        label="t_end", labelOpts={"position": 0.72, "color": (255, 196, 0), "fill": (30, 31, 34, 200)})
         pi.addItem(self.end_line, ignoreBounds=True)
         self.cursor = pg.InfiniteLine(pos=1.5, angle=90, movable=True, pen=pg.mkPen((240, 240, 240), width=2),
                                       hoverPen=pg.mkPen((255, 255, 255), width=3))
@@ -276,7 +276,7 @@ class TimePanel(QWidget):
                 item.setVisible(False)
         counts = [v for k, (_, v) in data.items() if CURVES[k][1] == "left" and len(v)]
         top = max([float(np.nanmax(v)) for v in counts if np.isfinite(v).any()] + [1.0])
-        self.plot.getPlotItem().setYRange(0, top * 1.08 + 0.5, padding=0)
+        self.plot.getPlotItem().setYRange(0, top * 1.22 + 0.5, padding=0)
         self._update_recall_label()
 
     # ------------------------------------------------------------------ interaction

@@ -1,0 +1,106 @@
+"""Export jobs. Every file is written by :mod:`nodis.export` (the same writers as ``nodis predict``);
+this module only gathers what to write and runs on the worker thread (:meth:`app.worker.Engine.call`).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from nodis import export
+from nodis.errors import ExportError, NodisError
+
+log = logging.getLogger(__name__)
+
+#: (format, menu title, file-dialog filter); formats are :data:`nodis.export.FORMATS` names
+SINGLE_EXPORTS: list[tuple[str, str, str]] = [
+    ("json", "Scene graph as nodis JSON…", "nodis scene graph (*.json)"),
+    ("vg", "Scene graph as Visual Genome JSON…", "Visual Genome scene_graphs (*.vg.json *.json)"),
+    ("graphml", "Scene graph as GraphML…", "GraphML (*.graphml)"),
+    ("png", "Annotated image (PNG)…", "PNG image (*.png)"),
+    ("graph-png", "Graph drawing (PNG)…", "PNG image (*.graph.png *.png)"),
+    ("svg", "Graph drawing (SVG)…", "SVG drawing (*.svg)"),
+    ("strip", "t-strip figure (PNG)…", "PNG image (*.strip.png *.png)"),
+]
+
+STRIP_TIMES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
+
+
+@dataclass
+class ExportItem:
+    """One image to export: its graph (filtered) and what the drawings need."""
+
+    eid: int
+    image: Path
+    graph: Any  # SceneGraph at the current t, filtered as displayed
+    layout: dict | None = None  # unit-square layout (render convention) or None
+    gt: Any = None
+    top_k: int | None = None
+    strip_graphs: list | None = None  # filtered graphs at STRIP_TIMES (decoded on the worker if None)
+    filter_fn: Callable | None = None  # SceneGraph -> filtered SceneGraph (for strip graphs)
+    title: str = ""
+
+
+@dataclass
+class ExportReport:
+    written: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _kwargs(item: ExportItem, fmt: str, engine=None) -> dict:
+    kw: dict[str, Any] = {}
+    if fmt == "png":
+        kw.update(image=str(item.image), gt=item.gt, show_scores=True)
+    elif fmt in ("graph-png", "svg", "pdf"):
+        kw.update(layout=item.layout, gt=item.gt, title=item.title or None)
+    elif fmt == "strip":
+        graphs = item.strip_graphs
+        if graphs is None and engine is not None:
+            graphs = []
+            for t in STRIP_TIMES:
+                g = engine.graph_at(item.eid, t, t)
+                if g is None:
+                    raise ExportError(f"{item.image.name}: its result is no longer in memory; re-run it to export a t-strip")
+                graphs.append(item.filter_fn(g) if item.filter_fn else g)
+        kw.update(image=str(item.image), graphs=graphs, gt=item.gt, top_k=item.top_k,
+                  t_end=float(item.graph.meta.get("t_end", 1.5)))
+    return kw
+
+
+def export_one(engine, item: ExportItem, path: str | Path, fmt: str) -> Path:
+    """(worker thread) Write ``item`` to ``path`` as ``fmt``."""
+    return export.save_graph(item.graph, Path(path), format=fmt, **_kwargs(item, fmt, engine))
+
+
+def export_batch(engine, items: list[ExportItem], folder: str | Path, formats: list[str]) -> ExportReport:
+    """(worker thread) Write every item in every format into ``folder``; carry on after failures."""
+    rep = ExportReport()
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ExportError(f"cannot create the folder {folder}: {e.strerror or e}") from e
+    stems, used = [], {}
+    for it in items:
+        s = it.image.stem
+        used[s] = used.get(s, 0) + 1
+        stems.append(s if used[s] == 1 else f"{s}_{used[s]}")
+    for fmt in formats:
+        if fmt == "vg":
+            try:
+                rep.written += export.save_batch([it.graph for it in items], folder, "vg")
+            except NodisError as e:
+                rep.errors.append(f"scene_graphs.json: {e}")
+            continue
+        for it, stem in zip(items, stems):
+            path = export.output_path(folder / stem, fmt)
+            try:
+                rep.written.append(export_one(engine, it, path, fmt))
+            except NodisError as e:
+                rep.errors.append(f"{path.name}: {e}")
+            except Exception as e:  # keep going with the other files
+                log.exception("export of %s failed", path)
+                rep.errors.append(f"{path.name}: {type(e).__name__}: {e}")
+    return rep

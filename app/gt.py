@@ -1,0 +1,92 @@
+"""Finding ground truth for an image the user opened.
+
+Looked up next to the image, first match wins:
+
+1. ``<image>.gt.json`` or ``<stem>.gt.json``: a nodis scene graph (``docs/formats.md``), one Visual
+   Genome ``scene_graphs.json`` entry, or a VG list (the entry for this image is used);
+2. ``scene_graphs.json`` in the image's folder (Visual Genome layout): the entry whose ``image_id``
+   equals the file stem (``2343.jpg`` -> 2343) or whose ``image``/``file_name`` field names the file.
+
+Names are mapped to the model's vocabulary; unknown names are dropped (a note says how many).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nodis.errors import NodisError
+
+log = logging.getLogger(__name__)
+
+
+def _from_scene_graph(d: dict, classes, predicates):
+    from nodis.graph import SceneGraph
+    from nodis.render import GroundTruthView
+
+    g = SceneGraph.from_dict(d)
+    cls = {n.lower(): i for i, n in enumerate(classes)}
+    prd = {n.lower(): i for i, n in enumerate(predicates)}
+    row, boxes, labels = {}, [], []
+    for o in g.objects:
+        lab = cls.get(o.name.lower())
+        if lab is None or lab == 0:
+            continue
+        row[o.index] = len(boxes)
+        boxes.append(list(o.box))
+        labels.append(lab)
+    rels = [[row[r.subject], row[r.object], prd[r.name.lower()]] for r in g.relations
+            if r.subject in row and r.object in row and prd.get(r.name.lower(), 0) > 0]
+    return GroundTruthView(np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(labels, np.int64),
+                           np.asarray(rels, np.int64).reshape(-1, 3), list(classes), list(predicates))
+
+
+def _pick_vg(entries: list[dict], image: Path) -> dict | None:
+    for e in entries:
+        for key in ("image", "file_name", "filename"):
+            if isinstance(e.get(key), str) and Path(e[key]).name == image.name:
+                return e
+    try:
+        iid = int(image.stem)
+    except ValueError:
+        iid = None
+    if iid is not None:
+        for e in entries:
+            if e.get("image_id") == iid:
+                return e
+    return None
+
+
+def load_ground_truth_file(path: Path, image: Path, classes, predicates):
+    """Ground truth for ``image`` from one JSON file (see module docstring), or None."""
+    from nodis.export import read_vg_scene_graphs, vg_to_ground_truth
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if isinstance(data, dict) and str(data.get("schema", "")).startswith("nodis.scene_graph"):
+        return _from_scene_graph(data, classes, predicates)
+    entries = read_vg_scene_graphs(path)
+    entry = entries[0] if len(entries) == 1 and path.name != "scene_graphs.json" else _pick_vg(entries, image)
+    if entry is None:
+        return None
+    return vg_to_ground_truth(entry, classes, predicates, strict=False)
+
+
+def find_ground_truth(image: Path, classes, predicates) -> tuple[Any, str]:
+    """``(GroundTruthView, source description)`` for ``image``, or ``(None, "")``."""
+    image = Path(image)
+    cands = [image.with_name(image.name + ".gt.json"), image.with_name(image.stem + ".gt.json"),
+             image.parent / "scene_graphs.json"]
+    for c in cands:
+        if not c.is_file():
+            continue
+        try:
+            gt = load_ground_truth_file(c, image, classes, predicates)
+        except (NodisError, OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("ignoring ground truth %s: %s", c, e)
+            continue
+        if gt is not None and len(np.asarray(gt.labels)):
+            return gt, c.name
+    return None, ""

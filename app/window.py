@@ -1,0 +1,1172 @@
+"""The main window: wires :class:`ViewerState`, the worker :class:`Engine` and the views together.
+
+Layout: image list (left dock) | image view and scene-graph view (centre, side by side) |
+ODE time panel and the object / relation tables (bottom docks). The window appears at once; the
+model loads on the worker thread and the status bar says when it is ready.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout,
+                               QLabel, QMainWindow, QMessageBox, QProgressBar, QSpinBox, QSplitter, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from nodis.data.transforms import IMAGE_SUFFIXES, load_image
+from nodis.errors import NodisError
+from nodis.render import focus_graph, match_ground_truth
+
+from . import qtfix
+from .dialogs import AboutDialog, BatchExportDialog, ShortcutsDialog
+from .exporting import SINGLE_EXPORTS, ExportItem, export_batch, export_one
+from .graph_view import GraphView, compute_layout, to_unit
+from .gt import find_ground_truth
+from .image_list import ImageList
+from .image_view import ImageView
+from .state import (CANCELLED, DONE, FAILED, MODE_TITLES, MODES, NEEDS_BOXES, QUEUED, RUNNING, ImageEntry,
+                    ViewerState)
+from .tables import TablesWidget
+from .time_panel import TimePanel
+from .worker import Engine, PredictJob
+
+log = logging.getLogger(__name__)
+
+MAX_RECENT = 10
+SETTINGS_ORG, SETTINGS_APP = "nodis", "nodis-viewer"
+
+
+def expand_paths(paths) -> tuple[list[Path], list[Path]]:
+    """Files to open from dropped/opened paths: folders give their images (recursively, sorted);
+    files are kept when their suffix is an image suffix. Returns ``(images, skipped)``."""
+    images, skipped = [], []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            images += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES
+                             and not any(part.startswith(".") for part in q.relative_to(p).parts))
+        elif p.suffix.lower() in IMAGE_SUFFIXES:
+            images.append(p)
+        else:
+            skipped.append(p)
+    return images, skipped
+
+
+def settings() -> QSettings:
+    """The viewer's settings (``QSettings()`` so that ``QSettings.setDefaultFormat``/``setPath`` apply)."""
+    from PySide6.QtCore import QCoreApplication
+
+    if not QCoreApplication.organizationName():
+        QCoreApplication.setOrganizationName(SETTINGS_ORG)
+    if not QCoreApplication.applicationName() or QCoreApplication.applicationName() != SETTINGS_APP:
+        QCoreApplication.setApplicationName(SETTINGS_APP)
+    return QSettings()
+
+
+def _bool(v, default: bool) -> bool:
+    if v is None:
+        return default
+    if isinstance(v, bool):
+        return v
+    return str(v).lower() in ("1", "true", "yes")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, weights: str | None = None, device: str | None = None, model_factory=None,
+                 load: bool = True) -> None:
+        super().__init__()
+        qtfix.install()
+        self.setWindowTitle("nodis-viewer")
+        self.setAcceptDrops(True)
+        self.state = ViewerState(self)
+        self.engine = Engine(self, model_factory=model_factory)
+        self.weights = weights
+        self.device = device
+        self._jid = 0
+        self._image_cache: tuple[Path, np.ndarray] | None = None
+        self._image_error = ""
+        self._last_drawn = None
+        self._pending_request = None
+        self._busy = False
+        self.last_error = ""  # last message shown in a box (tests read it)
+        self.quiet = False  # True: errors go to the status bar only (tests, batch runs)
+
+        # ---------------------------------------------------------------- views
+        self.image_view = ImageView()
+        self.graph_view = GraphView()
+        self.graph_panel = self._build_graph_panel()
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(self.image_view)
+        self.split.addWidget(self.graph_panel)
+        self.split.setStretchFactor(0, 5)
+        self.split.setStretchFactor(1, 4)
+        self.setCentralWidget(self.split)
+
+        self.image_list = ImageList(self.state)
+        self.list_dock = self._dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.time_panel = TimePanel(self.state)
+        self.time_dock = self._dock("ODE time", self.time_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tables = TablesWidget()
+        self.table_dock = self._dock("Objects and relations", self.tables, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(self.time_dock, self.table_dock, Qt.Orientation.Horizontal)
+        self.resizeDocks([self.list_dock], [230], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.time_dock, self.table_dock], [700, 560], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.time_dock], [300], Qt.Orientation.Vertical)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status()
+
+        # ---------------------------------------------------------------- wiring
+        st = self.state
+        st.currentChanged.connect(self._on_current)
+        st.timeChanged.connect(self.redraw)
+        st.filtersChanged.connect(self._on_filters)
+        st.selectionChanged.connect(self._on_selection)
+        st.modeChanged.connect(self._on_mode)
+        st.compareChanged.connect(lambda _: self.redraw())
+        st.entryChanged.connect(self._on_entry_changed)
+        self.image_list.currentRequested.connect(st.set_current)
+        self.image_view.objectClicked.connect(self._object_clicked)
+        self.image_view.objectHovered.connect(self._object_hovered)
+        self.image_view.boxDrawn.connect(self._box_drawn)
+        self.image_view.boxChanged.connect(self._box_changed)
+        self.image_view.boxRemoved.connect(self.remove_box)
+        self.graph_view.nodeClicked.connect(self._object_clicked)
+        self.graph_view.edgeClicked.connect(lambda s, o, add: st.select(relations=[(s, o)], add=add))
+        self.graph_view.nodeMoved.connect(self._node_moved)
+        self.tables.objectsSelected.connect(lambda ids: st.select(objects=ids))
+        self.tables.relationsSelected.connect(lambda rels: st.select(relations=rels))
+
+        eng = self.engine
+        eng.modelLoading.connect(lambda what: self._set_model_label(f"loading {what}…"))
+        eng.modelLoaded.connect(self._on_model_loaded)
+        eng.modelFailed.connect(self._on_model_failed)
+        eng.jobStarted.connect(self._on_job_started)
+        eng.jobFinished.connect(self._on_job_finished)
+        eng.jobFailed.connect(self._on_job_failed)
+        eng.jobCancelled.connect(self._on_job_cancelled)
+        eng.graphReady.connect(self._on_graph)
+        eng.summaryReady.connect(self._on_summary)
+        eng.progress.connect(self._on_progress)
+        eng.callDone.connect(self._on_call_done)
+        eng.callFailed.connect(self._on_call_failed)
+        eng.busyChanged.connect(self._on_busy)
+        self._calls: dict[int, tuple] = {}
+
+        self._rerun_timer = QTimer(self)
+        self._rerun_timer.setSingleShot(True)
+        self._rerun_timer.setInterval(350)
+        self._rerun_timer.timeout.connect(self.rerun_current)
+
+        self.restore_settings()
+        self._on_mode(self.state.mode)
+        if load:
+            self.load_model(self.weights, self.device)
+
+    # ================================================================ construction
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        d = QDockWidget(title, self)
+        d.setObjectName(title.replace(" ", "_").lower() + "_dock")
+        d.setWidget(widget)
+        d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                      | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, d)
+        return d
+
+    def _build_graph_panel(self) -> QWidget:
+        w = QWidget()
+        self.topk_spin = QSpinBox()
+        self.topk_spin.setRange(0, 500)
+        self.topk_spin.setSpecialValueText("all")
+        self.topk_spin.setToolTip("Show the top-K relations by triplet score (0 = all)")
+        self.rel_thr = QDoubleSpinBox()
+        self.rel_thr.setRange(0.0, 1.0)
+        self.rel_thr.setDecimals(3)
+        self.rel_thr.setSingleStep(0.005)
+        self.rel_thr.setToolTip("Minimum triplet score (subject × object × predicate)")
+        self.obj_thr = QDoubleSpinBox()
+        self.obj_thr.setRange(0.0, 1.0)
+        self.obj_thr.setDecimals(2)
+        self.obj_thr.setSingleStep(0.05)
+        self.obj_thr.setToolTip("Minimum object score (boxes, nodes)")
+        self.unrelated_box = QCheckBox("only related")
+        self.unrelated_box.setToolTip("Graph: hide objects that are in none of the shown relations")
+        fit = QToolButton()
+        fit.setText("Fit")
+        fit.setToolTip("Fit the graph to the view (F)")
+        fit.clicked.connect(self.graph_view.fit)
+        relayout = QToolButton()
+        relayout.setText("Re-layout")
+        relayout.setToolTip("Compute a new layout over the graphs at several t (forgets dragged positions)")
+        relayout.clicked.connect(self.relayout)
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 2, 4, 2)
+        for lab, wid in (("top-K", self.topk_spin), ("rel ≥", self.rel_thr), ("obj ≥", self.obj_thr)):
+            row.addWidget(QLabel(lab))
+            row.addWidget(wid)
+        row.addWidget(self.unrelated_box)
+        row.addStretch(1)
+        row.addWidget(relayout)
+        row.addWidget(fit)
+        lay = QVBoxLayout(w)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addLayout(row)
+        lay.addWidget(self.graph_view, 1)
+        self.topk_spin.valueChanged.connect(lambda v: self.state.set_filters(top_k=int(v)))
+        self.rel_thr.valueChanged.connect(lambda v: self.state.set_filters(rel_threshold=float(v)))
+        self.obj_thr.valueChanged.connect(lambda v: self.state.set_filters(obj_threshold=float(v)))
+        self.unrelated_box.toggled.connect(lambda v: self.state.set_filters(hide_unrelated=bool(v)))
+        return w
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
+        a = QAction(text, self)
+        if shortcut:
+            if isinstance(shortcut, (list, tuple)):
+                a.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+        a.setCheckable(checkable)
+        if checkable:
+            a.toggled.connect(slot)
+        else:
+            a.triggered.connect(lambda *_: slot())
+        self.addAction(a)
+        return a
+
+    def _build_actions(self) -> None:
+        A = self._action
+        self.act_open = A("&Open image…", self.open_images_dialog, QKeySequence.StandardKey.Open, "Open image files")
+        self.act_open_dir = A("Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O", "Open every image in a folder")
+        self.act_quit = A("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_next = A("Next image", lambda: self.state.step_current(1), ["D", "PgDown"])
+        self.act_prev = A("Previous image", lambda: self.state.step_current(-1), ["A", "PgUp"])
+        self.act_remove = A("Remove image from list", self.remove_current, None)
+        self.act_rerun = A("Re-run current image", self.rerun_current, "Ctrl+R")
+        self.act_run_all = A("Run all images in this mode", self.run_all, "Ctrl+Shift+R")
+        self.act_cancel = A("Cancel inference", self.cancel, "Ctrl+.", "Cancel queued and running inference")
+        self.act_fit = A("Fit views", self.fit, "F")
+        self.act_zoom_in = A("Zoom in", lambda: self.image_view.zoom(1.25), ["Ctrl+=", "Ctrl++"])
+        self.act_zoom_out = A("Zoom out", lambda: self.image_view.zoom(0.8), "Ctrl+-")
+        self.act_clear_sel = A("Clear selection", self.state.clear_selection, "Esc")
+        self.act_t_next = A("t: next grid point", lambda: self.time_panel.step(1), "Right")
+        self.act_t_prev = A("t: previous grid point", lambda: self.time_panel.step(-1), "Left")
+        self.act_t_next5 = A("t: +0.25", lambda: self.time_panel.step(5), "Shift+Right")
+        self.act_t_prev5 = A("t: −0.25", lambda: self.time_panel.step(-5), "Shift+Left")
+        self.act_t_home = A("t = 0", lambda: self.state.set_time_index(gi_obj=0, gi_rel=0), "Home")
+        self.act_t_last = A("t = last", self._time_last, "End")
+        self.act_t_end = A("t = t_end", self.time_panel.jump_to_end, "E")
+        self.act_play = A("Play / pause", self.time_panel.toggle_play, "Space")
+        self.act_link = A("Link O-ODE / P-ODE times", self.state.set_linked, "L", checkable=True)
+        self.act_link.setChecked(True)
+        self.state.timeChanged.connect(lambda: self.act_link.setChecked(self.state.linked))
+        self.act_gt = A("Colour by ground truth", self.state.set_compare_gt, "G",
+                        "Colour correct / wrong / missed boxes and relations when ground truth exists", checkable=True)
+        self.act_gt.setChecked(True)
+        self.act_draw = A("Draw box", self.image_view.set_draw_enabled, "B",
+                          "Drag on the image to add a box (SGCls / PredCls)", checkable=True)
+        self.act_delete_box = A("Remove selected box", self.remove_selected_boxes, "Del")
+        self.act_clear_boxes = A("Remove all boxes", self.clear_boxes)
+        self.act_gt_boxes = A("Use ground-truth boxes", self.use_gt_boxes)
+        self.act_det_boxes = A("Use detections as boxes", self.use_detection_boxes)
+        self.mode_group = QActionGroup(self)
+        self.mode_actions = {}
+        for k, m in enumerate(MODES):
+            a = A(MODE_TITLES[m], (lambda on, m=m: on and self.state.set_mode(m)), str(k + 1), checkable=True)
+            self.mode_group.addAction(a)
+            self.mode_actions[m] = a
+        self.act_shortcuts = A("&Keyboard shortcuts", self.show_shortcuts, ["F1", "?"])
+        self.act_about = A("&About nodis-viewer", self.show_about)
+        self.act_weights = A("Load &weights…", self.choose_weights, None, "Load a .safetensors checkpoint or an official NODIS .tar")
+        self.act_default_model = A("Use the default demo model", lambda: self.load_model(None, self.device))
+        self.export_actions = {}
+        for fmt, title, _filt in SINGLE_EXPORTS:
+            self.export_actions[fmt] = A(title, lambda fmt=fmt: self.export_dialog(fmt))
+        self.export_actions["json"].setShortcut(QKeySequence("Ctrl+S"))
+        self.export_actions["graph-png"].setShortcut(QKeySequence("Ctrl+Shift+E"))
+        self.act_batch = A("&Batch export all images…", self.batch_export_dialog, "Ctrl+Shift+S")
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        f.addAction(self.act_open)
+        f.addAction(self.act_open_dir)
+        self.recent_menu = f.addMenu("Open &recent")
+        f.addSeparator()
+        ex = f.addMenu("&Export")
+        for fmt, _t, _f in SINGLE_EXPORTS:
+            ex.addAction(self.export_actions[fmt])
+        ex.addSeparator()
+        ex.addAction(self.act_batch)
+        f.addSeparator()
+        f.addAction(self.act_remove)
+        f.addSeparator()
+        f.addAction(self.act_quit)
+        v = mb.addMenu("&View")
+        v.addAction(self.act_fit)
+        v.addAction(self.act_zoom_in)
+        v.addAction(self.act_zoom_out)
+        v.addAction(self.act_gt)
+        v.addSeparator()
+        for d in (self.list_dock, self.time_dock, self.table_dock):
+            v.addAction(d.toggleViewAction())
+        r = mb.addMenu("&Run")
+        for m in MODES:
+            r.addAction(self.mode_actions[m])
+        r.addSeparator()
+        r.addAction(self.act_rerun)
+        r.addAction(self.act_run_all)
+        r.addAction(self.act_cancel)
+        r.addSeparator()
+        r.addAction(self.act_next)
+        r.addAction(self.act_prev)
+        r.addSeparator()
+        r.addAction(self.act_weights)
+        r.addAction(self.act_default_model)
+        self.device_menu = r.addMenu("&Device")
+        self.device_group = QActionGroup(self)
+        for dev in ("auto", "cpu", "cuda"):
+            a = QAction(dev, self, checkable=True)
+            a.triggered.connect(lambda _=False, d=dev: self.load_model(self.weights, None if d == "auto" else d))
+            self.device_group.addAction(a)
+            self.device_menu.addAction(a)
+        t = mb.addMenu("&Time")
+        for a in (self.act_play, self.act_t_end, self.act_t_next, self.act_t_prev, self.act_t_next5, self.act_t_prev5,
+                  self.act_t_home, self.act_t_last, self.act_link):
+            t.addAction(a)
+        b = mb.addMenu("&Boxes")
+        for a in (self.act_draw, self.act_delete_box, self.act_clear_boxes, self.act_gt_boxes, self.act_det_boxes):
+            b.addAction(a)
+        h = mb.addMenu("&Help")
+        h.addAction(self.act_shortcuts)
+        h.addAction(self.act_about)
+
+    def _build_toolbar(self) -> None:
+        tb = self.addToolBar("Main")
+        tb.setObjectName("main_toolbar")
+        tb.setMovable(False)
+        tb.addAction(self.act_open)
+        tb.addAction(self.act_open_dir)
+        tb.addSeparator()
+        tb.addWidget(QLabel(" Mode "))
+        self.mode_combo = QComboBox()
+        for m in MODES:
+            self.mode_combo.addItem(MODE_TITLES[m], m)
+        self.mode_combo.setToolTip("SGDet: image only · SGCls: your boxes, predicted labels · PredCls: boxes and labels given")
+        self.mode_combo.currentIndexChanged.connect(lambda i: self.state.set_mode(self.mode_combo.itemData(i)))
+        tb.addWidget(self.mode_combo)
+        tb.addSeparator()
+        self.box_actions = [self.act_draw, self.act_delete_box, self.act_gt_boxes, self.act_det_boxes]
+        tb.addAction(self.act_draw)
+        self.label_combo = QComboBox()
+        self.label_combo.setEditable(True)
+        self.label_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.label_combo.setMinimumContentsLength(12)
+        self.label_combo.setToolTip("PredCls: label of new boxes; changing it relabels the selected boxes")
+        self.label_combo.activated.connect(self._label_picked)
+        self.label_action = tb.addWidget(self.label_combo)
+        tb.addAction(self.act_gt_boxes)
+        tb.addAction(self.act_det_boxes)
+        tb.addSeparator()
+        tb.addAction(self.act_rerun)
+        tb.addAction(self.act_cancel)
+        tb.addSeparator()
+        tb.addAction(self.act_gt)
+        self.toolbar = tb
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(170)
+        self.progress.setMaximumHeight(16)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.cancel_btn = QToolButton()
+        self.cancel_btn.setText("Cancel")
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.cancel_btn.hide()
+        self.model_label = QLabel("model: –")
+        self.time_label = QLabel("")
+        self.nfe_label = QLabel("")
+        for w in (self.progress, self.cancel_btn, self.time_label, self.nfe_label, self.model_label):
+            sb.addPermanentWidget(w)
+
+    # ================================================================ settings
+    def restore_settings(self) -> None:
+        s = settings()
+        geo = s.value("window/geometry")
+        if isinstance(geo, (QByteArray, bytes)) and not self.restoreGeometry(QByteArray(geo)):
+            self.resize(1500, 940)
+        elif geo is None:
+            self.resize(1500, 940)
+        ws = s.value("window/state")
+        if isinstance(ws, (QByteArray, bytes)):
+            self.restoreState(QByteArray(ws))
+        sp = s.value("window/splitter")
+        if isinstance(sp, (QByteArray, bytes)):
+            self.split.restoreState(QByteArray(sp))
+        else:
+            self.split.setSizes([700, 560])
+        top_k = int(s.value("filters/top_k", 20))
+        rel = float(s.value("filters/rel_threshold", 0.0))
+        obj = float(s.value("filters/obj_threshold", 0.0))
+        hide = _bool(s.value("filters/hide_unrelated"), True)
+        self.topk_spin.setValue(top_k)
+        self.rel_thr.setValue(rel)
+        self.obj_thr.setValue(obj)
+        self.unrelated_box.setChecked(hide)
+        self.state.set_filters(top_k=top_k, rel_threshold=rel, obj_threshold=obj, hide_unrelated=hide)
+        mode = str(s.value("run/mode", "sgdet"))
+        if mode in MODES:
+            self.state.mode = mode
+        self.act_gt.setChecked(_bool(s.value("view/compare_gt"), True))
+        if self.weights is None:
+            w = s.value("model/weights")
+            self.weights = str(w) if w else None
+        if self.device is None:
+            d = s.value("model/device")
+            self.device = str(d) if d and str(d) != "auto" else None
+        for a in self.device_group.actions():
+            a.setChecked(a.text() == (self.device or "auto"))
+        self._update_recent_menu()
+
+    def save_settings(self) -> None:
+        s = settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("window/splitter", self.split.saveState())
+        s.setValue("filters/top_k", self.state.top_k)
+        s.setValue("filters/rel_threshold", self.state.rel_threshold)
+        s.setValue("filters/obj_threshold", self.state.obj_threshold)
+        s.setValue("filters/hide_unrelated", self.state.hide_unrelated)
+        s.setValue("run/mode", self.state.mode)
+        s.setValue("view/compare_gt", self.state.compare_gt)
+        s.setValue("model/weights", self.weights or "")
+        s.setValue("model/device", self.device or "auto")
+        s.sync()
+
+    def recent_files(self) -> list[str]:
+        v = settings().value("files/recent", [])
+        if isinstance(v, str):
+            v = [v]
+        return [str(x) for x in (v or []) if x]
+
+    def _add_recent(self, paths) -> None:
+        rec = self.recent_files()
+        for p in paths:
+            p = str(Path(p).resolve())
+            if p in rec:
+                rec.remove(p)
+            rec.insert(0, p)
+        s = settings()
+        s.setValue("files/recent", rec[:MAX_RECENT])
+        s.sync()
+        self._update_recent_menu()
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        rec = self.recent_files()
+        for p in rec:
+            a = self.recent_menu.addAction(p)
+            a.triggered.connect(lambda _=False, p=p: self.open_paths([p]))
+        if not rec:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", self._clear_recent)
+
+    def _clear_recent(self) -> None:
+        settings().setValue("files/recent", [])
+        self._update_recent_menu()
+
+    def _last_dir(self, key: str = "files/last_dir") -> str:
+        return str(settings().value(key, str(Path.home())))
+
+    def closeEvent(self, ev) -> None:
+        self.time_panel.set_playing(False)
+        self.save_settings()
+        self.engine.cancel()
+        self.engine.shutdown(3000)
+        super().closeEvent(ev)
+
+    # ================================================================ model
+    def load_model(self, weights: str | None = None, device: str | None = None) -> None:
+        self.weights, self.device = (str(weights) if weights else None), device
+        self.engine.load(self.weights, self.device)
+
+    def choose_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load weights", self._last_dir("model/last_dir"),
+                                              "Checkpoints (*.safetensors *.tar *.pth *.pt *.ckpt);;All files (*)")
+        if path:
+            settings().setValue("model/last_dir", str(Path(path).parent))
+            self.load_model(path, self.device)
+
+    def _set_model_label(self, text: str) -> None:
+        self.model_label.setText(text)
+
+    def _on_model_loaded(self, model, name: str, device: str) -> None:
+        self.state.set_model(name, device, model.vocab, float(model.cfg.t_end))
+        self._set_model_label(f"model: {name} · {device}")
+        self.model_label.setToolTip(f"weights: {self.weights or 'default demo model'}")
+        self.label_combo.clear()
+        self.label_combo.addItems(list(model.vocab.classes[1:]))
+        comp = QCompleter(list(model.vocab.classes[1:]), self.label_combo)
+        comp.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        comp.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.label_combo.setCompleter(comp)
+        self.statusBar().showMessage(f"Model ready: {name} on {device}", 5000)
+        # ground truth needs the vocabulary; results of an older model are stale
+        for e in self.state.entries:
+            self._attach_gt(e)
+            if e.status in (DONE, FAILED, RUNNING, QUEUED, CANCELLED, NEEDS_BOXES):
+                self.schedule(e, e.mode if e.status != QUEUED else self.state.mode)
+
+    def _on_model_failed(self, msg: str) -> None:
+        self.state.model_error = msg
+        self._set_model_label("model: failed to load")
+        self.error("The model could not be loaded", msg + "\n\nUse Run ▸ Load weights… to pick another checkpoint, "
+                   "or Run ▸ Use the default demo model.")
+
+    # ================================================================ opening images
+    def open_images_dialog(self) -> None:
+        pats = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self._last_dir(),
+                                                f"Images ({pats});;All files (*)")
+        if paths:
+            settings().setValue("files/last_dir", str(Path(paths[0]).parent))
+            self.open_paths(paths)
+
+    def open_folder_dialog(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Open folder", self._last_dir())
+        if d:
+            settings().setValue("files/last_dir", d)
+            self.open_paths([d])
+
+    def open_paths(self, paths) -> list[ImageEntry]:
+        """Add images (files or folders) to the list and queue them for inference."""
+        paths = [Path(p) for p in paths]
+        images, skipped = expand_paths(paths)
+        missing = [p for p in paths if not p.exists()]
+        if skipped:
+            names = ", ".join(p.name for p in skipped[:3]) + (" …" if len(skipped) > 3 else "")
+            self.statusBar().showMessage(f"Skipped {len(skipped)} file(s) that are not images: {names}", 8000)
+        if missing:
+            self.statusBar().showMessage(f"Not found: {', '.join(str(p) for p in missing[:3])}", 8000)
+        added = self.state.add_paths([p for p in images if p.exists()])
+        for e in added:
+            self._attach_gt(e)
+            self.schedule(e)
+        if added:
+            self._add_recent([p for p in paths if p.exists()])
+            self.statusBar().showMessage(f"Added {len(added)} image(s)", 4000)
+        elif images and not added:
+            # already in the list: jump to the first one
+            for e in self.state.entries:
+                if e.path.resolve() == images[0].resolve():
+                    self.state.set_current(e.eid)
+        self._update_title()
+        return added
+
+    def dragEnterEvent(self, ev) -> None:
+        if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):
+            ev.acceptProposedAction()
+        else:
+            ev.ignore()
+
+    def dragMoveEvent(self, ev) -> None:
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:
+        paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            ev.acceptProposedAction()
+            self.open_paths(paths)
+
+    def remove_current(self) -> None:
+        e = self.state.current
+        if e is not None:
+            self.engine.forget(e.eid)
+            self.state.remove(e.eid)
+            self._update_title()
+
+    def _attach_gt(self, e: ImageEntry) -> None:
+        if e.gt is not None or self.state.vocab is None:
+            return
+        gt, src = find_ground_truth(e.path, self.state.vocab.classes, self.state.vocab.predicates)
+        if gt is not None:
+            e.gt, e.gt_source = gt, src
+            self.state.entryChanged.emit(e.eid)
+
+    # ================================================================ inference
+    def schedule(self, e: ImageEntry, mode: str | None = None) -> bool:
+        """Queue inference for ``e`` in ``mode`` (default: the current mode). False when it cannot run
+        yet (SGCls / PredCls without boxes)."""
+        mode = mode or self.state.mode
+        e.mode = mode
+        if mode != "sgdet":
+            if not e.boxes:
+                self._seed_boxes(e, mode)
+            if not e.boxes:
+                self.state.set_status(e.eid, NEEDS_BOXES, "draw boxes (B) or use ground-truth boxes")
+                self._refresh_editing()
+                return False
+            if mode == "predcls" and len(e.labels) != len(e.boxes):
+                fill = self._current_label()
+                e.labels = (e.labels + [fill] * len(e.boxes))[: len(e.boxes)]
+        self._jid += 1
+        e.jid = self._jid
+        job = PredictJob(self._jid, e.eid, e.path, mode,
+                         boxes=[list(b) for b in e.boxes] if mode != "sgdet" else None,
+                         labels=list(e.labels) if mode == "predcls" else None,
+                         gt=e.gt, recall_ok=(mode == "sgdet" or e.boxes_from_gt))
+        self.state.set_status(e.eid, QUEUED)
+        self.engine.submit(job)
+        self._refresh_editing()
+        return True
+
+    def _seed_boxes(self, e: ImageEntry, mode: str) -> None:
+        if e.gt is not None and len(np.asarray(e.gt.labels)):
+            self.state.set_boxes(e.eid, np.asarray(e.gt.boxes).tolist(), np.asarray(e.gt.labels).tolist(), from_gt=True)
+            return
+        g = None
+        if e.times is not None:
+            i = int(np.argmin(np.abs(e.times - e.t_end)))
+            g = self.state.filter_graph(e.graphs.get((i, i)))
+        if g is not None and g.objects and g.mode == "sgdet":
+            g = focus_graph(g, self.state.top_k or None) if self.state.hide_unrelated else g
+            objs = sorted(g.objects, key=lambda o: o.index)
+            self.state.set_boxes(e.eid, [list(o.box) for o in objs], [o.label for o in objs])
+
+    def rerun_current(self) -> None:
+        e = self.state.current
+        if e is not None:
+            self.schedule(e, self.state.mode)
+
+    def run_all(self) -> None:
+        for e in self.state.entries:
+            self.schedule(e, self.state.mode)
+
+    def cancel(self) -> None:
+        self.engine.cancel()
+        self.statusBar().showMessage("Cancelled", 3000)
+
+    def _entry_for(self, eid: int, jid: int) -> ImageEntry | None:
+        e = self.state.entry(eid)
+        return e if e is not None and e.jid == jid else None
+
+    def _on_job_started(self, eid: int, jid: int) -> None:
+        if self._entry_for(eid, jid) is not None:
+            self.state.set_status(eid, RUNNING)
+
+    def _on_job_finished(self, eid: int, jid: int, times, t_end: float, info: dict) -> None:
+        e = self._entry_for(eid, jid)
+        if e is None:
+            return
+        e.status, e.message = DONE, ""
+        self.state.begin_result(eid, times, t_end, info)
+        self.state.entryChanged.emit(eid)
+        if eid == self.state.current_id:
+            self._update_run_labels()
+
+    def _on_job_failed(self, eid: int, jid: int, msg: str) -> None:
+        if self._entry_for(eid, jid) is None:
+            return
+        self.state.set_status(eid, FAILED, msg)
+        if eid == self.state.current_id:
+            self.redraw()
+
+    def _on_job_cancelled(self, eid: int, jid: int) -> None:
+        if self._entry_for(eid, jid) is not None:
+            self.state.set_status(eid, CANCELLED)
+
+    def _on_graph(self, eid: int, jid: int, gi_o: int, gi_r: int, graph) -> None:
+        e = self._entry_for(eid, jid)
+        if e is None:
+            return
+        e.graphs[(gi_o, gi_r)] = graph
+        if not e.layout or any(o.index not in e.layout for o in self.state.filter_graph(graph).objects):
+            self._extend_layout(e, graph)
+        if eid == self.state.current_id and (gi_o, gi_r) == self.state.time_key():
+            self.redraw()
+
+    def _on_summary(self, eid: int, jid: int, gi: int, summary) -> None:
+        if self._entry_for(eid, jid) is not None:
+            self.state.add_summary(eid, gi, summary)
+
+    def _on_progress(self, eid: int, jid: int, done: int, total: int) -> None:
+        e = self._entry_for(eid, jid)
+        if e is None:
+            return
+        e.progress = (done, total)
+        self.state.entryChanged.emit(eid)
+
+    def _on_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self._update_progress()
+
+    def _on_entry_changed(self, eid: int) -> None:
+        self._update_progress()
+        if eid == self.state.current_id:
+            self._update_run_labels()
+            e = self.state.current
+            if e is not None and e.status in (FAILED, NEEDS_BOXES, QUEUED, RUNNING) and not e.has_result:
+                self._show_placeholder(e)
+
+    def _update_progress(self) -> None:
+        entries = self.state.entries
+        todo = [e for e in entries if e.status in (QUEUED, RUNNING)]
+        cur = self.state.current
+        decoding = cur is not None and cur.status == DONE and cur.progress[1] and cur.progress[0] < cur.progress[1]
+        if todo:
+            n_done = sum(1 for e in entries if e.status in (DONE, FAILED, CANCELLED))
+            self.progress.setRange(0, len(entries))
+            self.progress.setValue(n_done)
+            self.progress.setFormat(f"images %v/%m")
+            self.progress.show()
+            self.cancel_btn.show()
+        elif decoding:
+            self.progress.setRange(0, cur.progress[1])
+            self.progress.setValue(cur.progress[0])
+            self.progress.setFormat("decoding t %v/%m")
+            self.progress.show()
+            self.cancel_btn.hide()
+        else:
+            self.progress.hide()
+            self.cancel_btn.hide()
+
+    def _update_run_labels(self) -> None:
+        e = self.state.current
+        if e is None or not e.info:
+            self.time_label.setText("")
+            self.nfe_label.setText("")
+            return
+        secs = e.info.get("seconds")
+        self.time_label.setText(f"{MODE_TITLES.get(e.mode, e.mode)} · {secs:.2f} s/image" if secs is not None else "")
+        nfe = e.info.get("nfe", {})
+        self.nfe_label.setText(f"NFE O-ODE {nfe.get('object', 0)} · P-ODE {nfe.get('predicate', 0)}")
+        self.nfe_label.setToolTip("Function evaluations of the object ODE and of the predicate ODE (solve at t_end's objects)")
+
+    # ================================================================ current image and drawing
+    def _on_current(self, eid: int) -> None:
+        self.engine.set_current(eid)
+        e = self.state.current
+        self._last_drawn = None
+        self._load_current_image()
+        self._update_title()
+        self._update_run_labels()
+        self._update_progress()
+        self._refresh_editing()
+        self.redraw()
+        if e is not None and e.status in (CANCELLED,) and not e.has_result:
+            self.schedule(e, e.mode)
+
+    def _load_current_image(self) -> None:
+        e = self.state.current
+        self._image_error = ""
+        if e is None:
+            self.image_view.set_image(None)
+            return
+        if self._image_cache is not None and self._image_cache[0] == e.path:
+            self.image_view.set_image(self._image_cache[1])
+            return
+        try:
+            arr = np.asarray(load_image(e.path))
+        except NodisError as err:
+            self._image_error = str(err)
+            self.image_view.set_image(None)
+            return
+        self._image_cache = (e.path, arr)
+        self.image_view.set_image(arr)
+
+    def _show_placeholder(self, e: ImageEntry) -> None:
+        if e.status == FAILED:
+            self.image_view.set_message(f"✗ {e.name}\n{e.message}")
+        elif self._image_error:
+            self.image_view.set_message(f"✗ {e.name}\n{self._image_error}")
+        elif e.status == NEEDS_BOXES:
+            self.image_view.set_message("")
+            self.graph_view.show_message(f"{MODE_TITLES[e.mode]} needs boxes: press B and drag on the image,\n"
+                                         "or use Boxes ▸ Use ground-truth boxes")
+        elif e.status in (QUEUED, RUNNING):
+            self.image_view.set_message("" if self.image_view._image_shape else "…")
+            self.graph_view.show_message("running inference…" if e.status == RUNNING else
+                                         ("waiting for the model…" if self.engine.model is None else "queued…"))
+
+    def redraw(self) -> None:
+        e = self.state.current
+        if e is None:
+            self.image_view.clear_boxes()
+            self.graph_view.clear()
+            self.graph_view.show_message("")
+            self.tables.set_graph(None)
+            self.image_view.set_message("Drop images or folders here, or use File ▸ Open (Ctrl+O)")
+            return
+        self.image_view.set_message(f"✗ {e.name}\n{self._image_error}" if self._image_error else "")
+        raw = self.state.raw_graph()
+        if raw is None:
+            if e.has_result:
+                key = self.state.time_key()
+                if self._pending_request != (e.eid, e.jid, key):
+                    self._pending_request = (e.eid, e.jid, key)
+                    self.engine.request(e.eid, e.jid, *key)
+                self.statusBar().showMessage("decoding this t…", 1000)
+                return  # keep the previous drawing until the graph arrives
+            self.image_view.clear_boxes()
+            self.graph_view.clear()
+            self.tables.set_graph(None)
+            self._show_placeholder(e)
+            return
+        self._pending_request = None
+        g = self.state.filter_graph(raw)
+        ref = None if self.state.is_at_t_end() else self.state.reference_graph()
+        match = None
+        gt = e.gt if (self.state.compare_gt and e.gt is not None) else None
+        if gt is not None:
+            try:
+                match = match_ground_truth(g, gt)
+            except NodisError as err:
+                log.info("ground truth not comparable: %s", err)
+                gt = None
+        hl = self.state.highlighted_objects()
+        self.image_view.set_graph(g, reference=ref, highlight=hl, match=match, gt=gt)
+        self.graph_view.set_graph(g, e.layout, hide_unrelated=self.state.hide_unrelated, reference=ref,
+                                  highlight_objects=hl, selected_relations=self.state.selected_relations,
+                                  match=match, gt=gt, fit_key=(e.eid, e.jid))
+        self.tables.set_graph(g, reference=ref, match=match)
+        self.tables.show_selection(self.state.selected_objects, self.state.selected_relations)
+        self._last_drawn = g
+        if self.image_view.editable_boxes() != e.boxes and e.mode != "sgdet":
+            self._refresh_editing()
+
+    def current_display_graph(self):
+        """The filtered graph on screen (None while not decoded)."""
+        return self.state.display_graph()
+
+    def _extend_layout(self, e: ImageEntry, graph) -> None:
+        g = self.state.filter_graph(graph)
+        size = (max(300, self.graph_view.width()), max(240, self.graph_view.height()))
+        if not e.layout:
+            focus = focus_graph(g, self.state.top_k or None)
+            e.layout = compute_layout([focus], size=size)
+        e.layout = compute_layout([graph], existing=e.layout)
+
+    def relayout(self) -> None:
+        e = self.state.current
+        if e is None or not e.graphs:
+            return
+        keys = sorted(k for k in e.graphs if k[0] == k[1])
+        pick = keys[:: max(1, len(keys) // 6)]
+        gs = [focus_graph(self.state.filter_graph(e.graphs[k]), self.state.top_k or None) for k in pick]
+        size = (max(300, self.graph_view.width()), max(240, self.graph_view.height()))
+        e.layout = compute_layout(gs, size=size)
+        for g in e.graphs.values():
+            e.layout = compute_layout([g], existing=e.layout)
+        self.graph_view._fitted_for = None
+        self.redraw()
+
+    def _node_moved(self, key, x: float, y: float) -> None:
+        e = self.state.current
+        if e is not None:
+            e.layout[key] = (x, y)
+
+    def _on_filters(self) -> None:
+        for w, v in ((self.topk_spin, self.state.top_k), (self.rel_thr, self.state.rel_threshold),
+                     (self.obj_thr, self.state.obj_threshold)):
+            if w.value() != v:
+                w.blockSignals(True)
+                w.setValue(v)
+                w.blockSignals(False)
+        e = self.state.current
+        if e is not None:
+            for g in list(e.graphs.values())[:1]:
+                self._extend_layout(e, g)
+        self.redraw()
+
+    def _on_selection(self) -> None:
+        self.redraw()
+
+    def _object_clicked(self, oid: int, additive: bool) -> None:
+        if oid < 0:
+            if not additive:
+                self.state.clear_selection()
+            return
+        if additive and oid in self.state.selected_objects:
+            self.state.select(objects=self.state.selected_objects - {oid}, relations=self.state.selected_relations)
+        else:
+            self.state.select(objects=[oid], add=additive)
+        if self.state.mode == "predcls" and self.state.current is not None:
+            e = self.state.current
+            if 0 <= oid < len(e.labels) and self.state.vocab is not None:
+                self.label_combo.setCurrentText(self.state.vocab.classes[e.labels[oid]])
+
+    def _object_hovered(self, oid: int) -> None:
+        g = self._last_drawn
+        if g is None or oid < 0:
+            return
+        try:
+            o = g.object_by_index(oid)
+        except KeyError:
+            return
+        self.statusBar().showMessage(f"#{o.index} {o.name}  score {o.score:.3f}", 3000)
+
+    def fit(self) -> None:
+        self.image_view.fit()
+        self.graph_view.fit()
+
+    def _time_last(self) -> None:
+        ts = self.state.times()
+        if ts is not None:
+            self.state.set_time_index(gi_obj=len(ts) - 1, gi_rel=len(ts) - 1)
+
+    def _update_title(self) -> None:
+        e = self.state.current
+        n = len(self.state.entries)
+        if e is None:
+            self.setWindowTitle("nodis-viewer")
+        else:
+            self.setWindowTitle(f"nodis-viewer — {e.name} [{self.state.row_of(e.eid) + 1}/{n}]")
+
+    # ================================================================ modes and boxes
+    def _on_mode(self, mode: str) -> None:
+        i = MODES.index(mode)
+        if self.mode_combo.currentIndex() != i:
+            self.mode_combo.blockSignals(True)
+            self.mode_combo.setCurrentIndex(i)
+            self.mode_combo.blockSignals(False)
+        self.mode_actions[mode].setChecked(True)
+        editing = mode != "sgdet"
+        for a in self.box_actions:
+            a.setEnabled(editing)
+        self.label_action.setVisible(mode == "predcls")
+        if not editing:
+            self.act_draw.setChecked(False)
+        e = self.state.current
+        if e is not None and self.engine.model is not None and (e.mode != mode or not e.has_result):
+            self.schedule(e, mode)
+        self._refresh_editing()
+
+    def _refresh_editing(self) -> None:
+        e = self.state.current
+        editing = e is not None and self.state.mode != "sgdet"
+        boxes = e.boxes if editing else None
+        if self.image_view.editable_boxes() != (boxes or []):
+            self.image_view.set_editable_boxes(boxes)
+
+    def _current_label(self) -> int:
+        v = self.state.vocab
+        if v is None:
+            return 1
+        name = self.label_combo.currentText().strip()
+        try:
+            return v.class_index(name)
+        except NodisError:
+            return 1
+
+    def _label_picked(self, *_):
+        e = self.state.current
+        if e is None or self.state.mode != "predcls":
+            return
+        lab = self._current_label()
+        sel = [i for i in self.state.selected_objects if 0 <= i < len(e.boxes)]
+        if sel:
+            labels = list(e.labels) + [lab] * (len(e.boxes) - len(e.labels))
+            for i in sel:
+                labels[i] = lab
+            self.state.set_boxes(e.eid, e.boxes, labels)
+            self._rerun_timer.start()
+
+    def _box_drawn(self, box: list) -> None:
+        e = self.state.current
+        if e is None or self.state.mode == "sgdet":
+            return
+        labels = list(e.labels) + [self._current_label()] * (len(e.boxes) + 1 - len(e.labels))
+        self.state.set_boxes(e.eid, e.boxes + [box], labels[: len(e.boxes) + 1])
+        self._refresh_editing()
+        self._rerun_timer.start()
+
+    def _box_changed(self, k: int, box: list) -> None:
+        e = self.state.current
+        if e is None or not (0 <= k < len(e.boxes)):
+            return
+        boxes = [list(b) for b in e.boxes]
+        boxes[k] = box
+        self.state.set_boxes(e.eid, boxes, e.labels)
+        self._rerun_timer.start()
+
+    def remove_box(self, k: int) -> None:
+        e = self.state.current
+        if e is None or not (0 <= k < len(e.boxes)):
+            return
+        boxes = [b for i, b in enumerate(e.boxes) if i != k]
+        labels = [v for i, v in enumerate(e.labels) if i != k]
+        self.state.set_boxes(e.eid, boxes, labels)
+        self.state.clear_selection()
+        self._refresh_editing()
+        self._after_boxes_edit(e)
+
+    def remove_selected_boxes(self) -> None:
+        e = self.state.current
+        if e is None or self.state.mode == "sgdet":
+            return
+        for k in sorted((i for i in self.state.selected_objects if 0 <= i < len(e.boxes)), reverse=True):
+            self.remove_box(k)
+
+    def clear_boxes(self) -> None:
+        e = self.state.current
+        if e is None:
+            return
+        self.state.set_boxes(e.eid, [], [])
+        self._refresh_editing()
+        self._after_boxes_edit(e)
+
+    def _after_boxes_edit(self, e: ImageEntry) -> None:
+        if e.boxes:
+            self._rerun_timer.start()
+        else:
+            self.engine.cancel(e.eid)
+            e.reset_result()
+            self.state.resultChanged.emit(e.eid)
+            self.state.set_status(e.eid, NEEDS_BOXES, "draw boxes (B) or use ground-truth boxes")
+            self.redraw()
+
+    def use_gt_boxes(self) -> None:
+        e = self.state.current
+        if e is None:
+            return
+        if e.gt is None:
+            self.statusBar().showMessage("This image has no ground truth", 4000)
+            return
+        self.state.set_boxes(e.eid, np.asarray(e.gt.boxes).tolist(), np.asarray(e.gt.labels).tolist(), from_gt=True)
+        self._refresh_editing()
+        self.schedule(e, self.state.mode)
+
+    def use_detection_boxes(self) -> None:
+        e = self.state.current
+        if e is None:
+            return
+        g = self._last_drawn
+        if g is None or not g.objects:
+            self.statusBar().showMessage("No detections to copy (run SGDet first)", 4000)
+            return
+        objs = sorted(g.objects, key=lambda o: o.index)
+        self.state.set_boxes(e.eid, [list(o.box) for o in objs], [o.label for o in objs])
+        self._refresh_editing()
+        self.schedule(e, self.state.mode)
+
+    # ================================================================ exports
+    def _filter_fn(self):
+        top_k, rel, obj = self.state.top_k, self.state.rel_threshold, self.state.obj_threshold
+        return lambda g: g.filtered(top_k=top_k if top_k > 0 else None, threshold=rel, object_threshold=obj)
+
+    def export_item(self, e: ImageEntry) -> ExportItem | None:
+        key = self.state.time_key()
+        raw = e.graphs.get(key)
+        if raw is None and e.times is not None:
+            i = int(np.argmin(np.abs(e.times - e.t_end)))
+            raw = e.graphs.get((i, i))
+        if raw is None:
+            return None
+        g = self.state.filter_graph(raw)
+        if self.state.hide_unrelated:
+            g = focus_graph(g, len(g.relations) or (self.state.top_k or None))
+        layout = {k: to_unit(*xy) for k, xy in e.layout.items()} if e.layout else None
+        gt = e.gt if self.state.compare_gt else None
+        strip = None
+        if e.times is not None:
+            idx = [int(np.argmin(np.abs(e.times - t))) for t in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)]
+            if all((i, i) in e.graphs for i in idx):
+                strip = [self.state.filter_graph(e.graphs[(i, i)]) for i in idx]
+        title = f"{e.name}   t = {g.t_obj:.2f}" + (f" / {g.t_rel:.2f}" if g.t_rel != g.t_obj else "")
+        return ExportItem(e.eid, e.path, g, layout=layout, gt=gt, top_k=self.state.top_k or None,
+                          strip_graphs=strip, filter_fn=self._filter_fn(), title=title)
+
+    def export_to(self, fmt: str, path: str | Path) -> int | None:
+        """Export the current image's graph as ``fmt`` to ``path`` (on the worker). Returns the call token."""
+        e = self.state.current
+        item = None if e is None else self.export_item(e)
+        if item is None:
+            self.error("Nothing to export", "Open an image and wait for its scene graph first.")
+            return None
+        token = self.engine.call(export_one, item, Path(path), fmt)
+        self._calls[token] = ("one", fmt, Path(path))
+        self.statusBar().showMessage(f"Exporting {Path(path).name}…")
+        return token
+
+    def export_dialog(self, fmt: str) -> None:
+        e = self.state.current
+        if e is None or not e.has_result:
+            self.error("Nothing to export", "Open an image and wait for its scene graph first.")
+            return
+        from nodis.export import output_path
+
+        title, filt = next((t, f) for k, t, f in SINGLE_EXPORTS if k == fmt)
+        default = output_path(Path(self._last_dir("export/last_dir")) / e.path.stem, fmt)
+        path, _ = QFileDialog.getSaveFileName(self, title.rstrip("…"), str(default), filt + ";;All files (*)")
+        if path:
+            settings().setValue("export/last_dir", str(Path(path).parent))
+            self.export_to(fmt, path)
+
+    def export_batch_to(self, folder: str | Path, formats: list[str]) -> int | None:
+        items = [it for it in (self.export_item(e) for e in self.state.entries) if it is not None]
+        if not items:
+            self.error("Nothing to export", "No image has a scene graph yet.")
+            return None
+        token = self.engine.call(export_batch, items, Path(folder), list(formats))
+        self._calls[token] = ("batch", ",".join(formats), Path(folder))
+        self.statusBar().showMessage(f"Exporting {len(items)} image(s)…")
+        return token
+
+    def batch_export_dialog(self) -> None:
+        done = sum(1 for e in self.state.entries if e.has_result)
+        s = settings()
+        fmts = s.value("export/batch_formats", ["json", "png"])
+        if isinstance(fmts, str):
+            fmts = [fmts]
+        dlg = BatchExportDialog(self._last_dir("export/last_dir"), list(fmts), done, len(self.state.entries), self)
+        if dlg.exec():
+            s.setValue("export/batch_formats", dlg.selected_formats())
+            s.setValue("export/last_dir", dlg.folder.text())
+            self.export_batch_to(dlg.folder.text(), dlg.selected_formats())
+
+    def _on_call_done(self, token: int, result) -> None:
+        kind = self._calls.pop(token, ("?", "", None))
+        if kind[0] == "one":
+            self.statusBar().showMessage(f"Saved {result}", 6000)
+        elif kind[0] == "batch":
+            rep = result
+            msg = f"Batch export: {len(rep.written)} file(s) written to {kind[2]}"
+            if rep.errors:
+                self.error("Some files could not be exported", msg + "\n\n" + "\n".join(rep.errors[:20]))
+            else:
+                self.statusBar().showMessage(msg, 8000)
+        self.last_result = result
+
+    def _on_call_failed(self, token: int, msg: str) -> None:
+        kind = self._calls.pop(token, ("?", "", None))
+        self.error("Export failed", f"{kind[2] or ''}\n{msg}".strip())
+
+    # ================================================================ dialogs
+    def error(self, title: str, msg: str) -> None:
+        """Report a problem and carry on (a message box, or the status bar when ``quiet``)."""
+        self.last_error = f"{title}: {msg}"
+        log.warning("%s: %s", title, msg)
+        if self.quiet or os.environ.get("NODIS_VIEWER_QUIET"):
+            self.statusBar().showMessage(f"{title}: {msg.splitlines()[0] if msg else ''}", 10000)
+            return
+        QMessageBox.warning(self, title, msg)
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self).exec()
+
+    def show_about(self) -> None:
+        AboutDialog(self.state.model_name, self.state.model_device, self.weights, self).exec()

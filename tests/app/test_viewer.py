@@ -1,0 +1,361 @@
+"""End-to-end tests of nodis-viewer with real widgets (pytest-qt, offscreen) and a real (small) model."""
+import json
+
+import networkx as nx
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from nodis.graph import SceneGraph
+
+from .conftest import drop_paths, wait_done
+
+
+def test_window_appears_before_the_model_is_loaded(make_window, small_model):
+    import threading
+
+    gate = threading.Event()
+
+    def slow_factory(weights, device):
+        gate.wait(20)
+        return small_model
+
+    w = make_window(wait_model=False, model_factory=slow_factory)
+    assert w.isVisible()
+    assert w.engine.model is None
+    assert "loading" in w.model_label.text() or w.model_label.text() == "model: –"
+    gate.set()
+    from pytestqt.qtbot import QtBot  # noqa: F401
+
+    QApplication.processEvents()
+
+
+def test_drop_runs_inference_and_draws(qtbot, make_window, noise_image):
+    w = make_window()
+    assert drop_paths(w, [noise_image])
+    assert len(w.state.entries) == 1
+    e = wait_done(qtbot, w)
+    assert e.status == "done" and e.mode == "sgdet"
+    assert e.times is not None and abs(e.times[w.state.index_of(1.5)] - 1.5) < 1e-6
+    # every grid time decoded on the worker: (gi, gi) graphs and a summary each
+    assert len({k for k in e.graphs if k[0] == k[1]}) == len(e.times)
+    assert len(e.summaries) == len(e.times)
+    g = w.current_display_graph()
+    assert g is not None and g.t_obj == pytest.approx(1.5)
+    # views show the displayed graph
+    assert sorted(w.image_view.drawn_objects()) == sorted(o.index for o in g.objects)
+    related = {r.subject for r in g.relations} | {r.object for r in g.relations}
+    assert set(w.graph_view.nodes) == related
+    assert len(w.graph_view.edge_labels()) == len(g.relations) <= w.state.top_k
+    assert w.tables.obj_model.rowCount() == len(g.objects)
+    assert w.tables.rel_model.rowCount() == len(g.relations)
+    assert "NFE" in w.nfe_label.text() and "random-init" in w.model_label.text()
+    assert "done" in w.image_list.row_texts()[0]
+
+
+def test_slider_changes_graph_without_rerunning_the_model(qtbot, make_window, noise_image, small_model, monkeypatch):
+    w = make_window()
+    w.open_paths([noise_image])
+    e = wait_done(qtbot, w)
+    calls = []
+    orig = small_model.predict
+    monkeypatch.setattr(small_model, "predict", lambda *a, **k: calls.append(1) or orig(*a, **k))
+    at_end = w.current_display_graph()
+    rows_end = w.tables.relation_rows()
+    w.time_panel.obj_slider.setValue(0)
+    assert w.state.t_obj() == 0.0 and w.state.t_rel() == 0.0
+    g0 = w.current_display_graph()
+    assert g0.t_obj == 0.0 and g0 is not at_end
+    raw0, raw_end = e.graphs[(0, 0)], e.graphs[(w.state.index_of(1.5),) * 2]
+    assert [r.score for r in raw0.relations] != [r.score for r in raw_end.relations]
+    assert w.tables.relation_rows() != rows_end  # the tables followed
+    assert w.time_panel.obj_label.text().startswith("t = 0.00")
+    # keyboard: E jumps back to t_end, Right steps one grid point
+    w.act_t_end.trigger()
+    assert w.state.t_obj() == pytest.approx(1.5)
+    w.act_t_next.trigger()
+    assert w.state.t_obj() == pytest.approx(1.55)
+    assert "extrapolated" in w.time_panel.obj_label.text()
+    # the plot has one point per grid time and a cursor at t
+    series = w.time_panel.series()
+    assert len(series["objects"][0]) == len(e.times)
+    assert w.time_panel.cursor.value() == pytest.approx(1.55)
+    # play advances t
+    w.time_panel.set_playing(True)
+    qtbot.waitUntil(lambda: w.state.t_obj() != pytest.approx(1.55), timeout=3000)
+    w.time_panel.set_playing(False)
+    assert calls == []  # moving t never ran the detector again
+
+
+def test_unlinked_times_decode_on_demand(qtbot, make_window, noise_image):
+    w = make_window()
+    w.open_paths([noise_image])
+    e = wait_done(qtbot, w)
+    w.time_panel.link_box.setChecked(False)
+    assert not w.state.linked and w.time_panel.rel_slider.isEnabled()
+    w.time_panel.obj_slider.setValue(w.state.index_of(1.5))
+    w.time_panel.rel_slider.setValue(2)
+    key = w.state.time_key()
+    assert key == (w.state.index_of(1.5), 2)
+    qtbot.waitUntil(lambda: key in e.graphs, timeout=20000)
+    qtbot.waitUntil(lambda: w.current_display_graph() is not None and w.tables.rel_model.rowCount() > 0, timeout=5000)
+    g = e.graphs[key]
+    assert g.t_obj == pytest.approx(1.5) and g.t_rel == pytest.approx(0.1)
+    assert "t_rel = 0.10" in w.time_panel.rel_label.text()
+
+
+def _send_mouse(widget, kind, pos, button, buttons):
+    ev = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons,
+                     Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, ev)
+
+
+def drag_on_view(view, p0, p1, steps: int = 6):
+    """A real left-button drag on a pyqtgraph view (image coordinates p0 -> p1)."""
+    vp = view.gv.viewport()
+    a = view.gv.mapFromScene(view.vb.mapViewToScene(QPointF(*p0)))
+    b = view.gv.mapFromScene(view.vb.mapViewToScene(QPointF(*p1)))
+    L, N = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    _send_mouse(vp, QEvent.Type.MouseButtonPress, a, L, L)
+    for k in range(1, steps + 1):
+        p = QPoint(a.x() + (b.x() - a.x()) * k // steps, a.y() + (b.y() - a.y()) * k // steps)
+        _send_mouse(vp, QEvent.Type.MouseMove, p, N, L)
+    _send_mouse(vp, QEvent.Type.MouseButtonRelease, b, L, N)
+    QTest.qWait(50)  # let the scene settle between gestures, as between two real drags
+
+
+def test_predcls_draw_boxes_gives_relations(qtbot, make_window, noise_image):
+    w = make_window()
+    w.state.set_mode("predcls")
+    w.open_paths([noise_image])
+    e = w.state.current
+    qtbot.waitUntil(lambda: e.status == "needs boxes", timeout=5000)
+    assert "needs boxes" in w.image_list.row_texts()[0]
+    QApplication.processEvents()
+    w.image_view.fit()
+    w.act_draw.setChecked(True)
+    vocab = w.state.vocab
+    w.label_combo.setCurrentText("dog")
+    drag_on_view(w.image_view, (50, 40), (150, 120))
+    qtbot.waitUntil(lambda: len(e.boxes) == 1, timeout=3000)
+    w.label_combo.setCurrentText("man")
+    drag_on_view(w.image_view, (120, 100), (260, 200))
+    qtbot.waitUntil(lambda: len(e.boxes) == 2, timeout=3000)
+    assert e.labels == [vocab.class_index("dog"), vocab.class_index("man")]
+    assert e.boxes[0] == pytest.approx([50, 40, 150, 120], abs=3)
+    assert len(w.image_view.rois) == 2
+    e = wait_done(qtbot, w, decoded=False)
+    g = w.current_display_graph()
+    qtbot.waitUntil(lambda: w.current_display_graph() is not None and len(w.current_display_graph().objects) == 2,
+                    timeout=20000)
+    g = w.current_display_graph()
+    assert g.mode == "predcls"
+    assert [o.name for o in sorted(g.objects, key=lambda o: o.index)] == ["dog", "man"]
+    assert {(r.subject, r.object) for r in g.relations} == {(0, 1), (1, 0)}
+    assert len(w.graph_view.edge_labels()) == 2
+    # relabel the selected box from the vocabulary and delete the other: the graph follows
+    w.state.select(objects=[0])
+    w.label_combo.setCurrentText("cat")
+    w._label_picked()
+    assert e.labels[0] == vocab.class_index("cat")
+    qtbot.waitUntil(lambda: (g2 := w.current_display_graph()) is not None
+                    and sorted(o.name for o in g2.objects) == ["cat", "man"], timeout=20000)
+    w.remove_box(1)
+    qtbot.waitUntil(lambda: (g3 := w.current_display_graph()) is not None and len(g3.objects) == 1
+                    and e.status == "done", timeout=20000)
+    assert w.current_display_graph().relations == []
+
+
+def test_export_every_format_and_read_back(qtbot, make_window, scene_with_gt, tmp_path):
+    from nodis.export import read_vg_scene_graphs
+
+    w = make_window()
+    w.open_paths([scene_with_gt])
+    wait_done(qtbot, w)
+    g = w.current_display_graph()
+    out = tmp_path / "out"
+    out.mkdir()
+    written = {}
+    for fmt, name in [("json", "g.json"), ("vg", "g.vg.json"), ("graphml", "g.graphml"), ("png", "img.png"),
+                      ("graph-png", "g.graph.png"), ("svg", "g.svg"), ("strip", "g.strip.png")]:
+        with qtbot.waitSignal(w.engine.callDone, timeout=60000):
+            w.export_to(fmt, out / name)
+        written[fmt] = out / name
+        assert (out / name).is_file(), fmt
+    back = SceneGraph.load(written["json"])
+    assert [o.index for o in back.objects] == [o.index for o in w.export_item(w.state.current).graph.objects]
+    assert back.t_obj == pytest.approx(1.5)
+    vg = read_vg_scene_graphs(written["vg"])
+    assert len(vg) == 1 and len(vg[0]["objects"]) == len(back.objects)
+    G = nx.read_graphml(written["graphml"])
+    assert G.number_of_nodes() == len(back.objects)
+    assert G.number_of_edges() == len(back.relations)
+    with Image.open(written["png"]) as im:
+        assert im.size == Image.open(scene_with_gt).size
+    for k in ("graph-png", "strip"):
+        with Image.open(written[k]) as im:
+            im.load()
+            assert im.format == "PNG" and im.width > 100
+    assert written["svg"].read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert not list(out.glob("*.tmp")) and not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert g is not None
+
+
+def test_batch_export_and_failures_are_reported(qtbot, make_window, make_noise, tmp_path):
+    w = make_window()
+    a, b = make_noise("a.png", 1), make_noise("b.png", 2)
+    w.open_paths([a, b])
+    for e in list(w.state.entries):
+        wait_done(qtbot, w, e, decoded=False)
+    out = tmp_path / "batch"
+    with qtbot.waitSignal(w.engine.callDone, timeout=60000):
+        w.export_batch_to(out, ["json", "vg", "graphml", "png"])
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["a.graphml", "a.json", "a.png", "b.graphml", "b.json", "b.png", "scene_graphs.json"]
+    assert len(json.loads((out / "scene_graphs.json").read_text())) == 2
+    # an export into a path that cannot exist fails with a message; the app carries on
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with qtbot.waitSignal(w.engine.callFailed, timeout=20000):
+        w.export_to("json", blocker / "sub" / "g.json")
+    assert "Export failed" in w.last_error
+    assert not (blocker / "sub").exists()
+    w.state.step_current(1)
+    assert w.current_display_graph() is not None
+
+
+def test_corrupt_file_fails_its_row_and_the_app_lives(qtbot, make_window, noise_image, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg" * 3)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    w = make_window()
+    drop_paths(w, [bad, notes, noise_image])
+    assert [e.name for e in w.state.entries] == ["broken.jpg", "noise.png"]  # the .txt was skipped
+    e_bad, e_ok = w.state.entries
+    qtbot.waitUntil(lambda: e_bad.status == "failed", timeout=30000)
+    assert e_bad.message and "broken.jpg" in e_bad.message
+    assert "failed" in w.image_list.row_texts()[0]
+    assert "✗" in w.image_view.message.text()
+    wait_done(qtbot, w, e_ok, decoded=False)
+    w.state.set_current(e_ok.eid)
+    assert w.current_display_graph() is not None
+
+
+def test_folder_drop_next_prev_and_remove(qtbot, make_window, make_noise, tmp_path):
+    make_noise("one.png", 1)
+    make_noise("two.jpg", 2)
+    (tmp_path / "readme.txt").write_text("not an image")
+    w = make_window()
+    drop_paths(w, [tmp_path])
+    assert [e.name for e in w.state.entries] == ["noise.png", "one.png", "two.jpg"] or \
+        [e.name for e in w.state.entries] == ["one.png", "two.jpg"]
+    first = w.state.current_id
+    w.act_next.trigger()
+    assert w.state.current_id != first
+    w.act_prev.trigger()
+    assert w.state.current_id == first
+    n = len(w.state.entries)
+    w.remove_current()
+    assert len(w.state.entries) == n - 1
+    w.cancel()
+    QApplication.processEvents()
+    assert all(e.status in ("cancelled", "done", "running", "queued") for e in w.state.entries)
+
+
+def test_ground_truth_colours_and_recall(qtbot, make_window, scene_with_gt):
+    from nodis.render import STATUS_COLORS
+
+    w = make_window()
+    w.open_paths([scene_with_gt])
+    e = wait_done(qtbot, w)
+    assert e.gt is not None and e.gt_source == "scene.gt.json"
+    s = e.summaries[w.state.index_of(1.5)]
+    assert set(s.recall) == {20, 50, 100}
+    assert "R@20" in w.time_panel.recall_label.text()
+    assert "R@20" in w.time_panel.series()
+    status_colours = {tuple(c) for c in STATUS_COLORS.values()}
+    pens = w.image_view.box_pens()
+    assert pens and all(p.color().getRgb()[:3] in status_colours for p in pens.values())
+    w.act_gt.trigger()  # off: object colours
+    assert not w.state.compare_gt
+    pens = w.image_view.box_pens()
+    assert all(oid >= 0 for oid in pens)
+
+
+def test_selection_syncs_image_graph_and_tables(qtbot, make_window, noise_image):
+    w = make_window()
+    w.open_paths([noise_image])
+    wait_done(qtbot, w, decoded=False)
+    g = w.current_display_graph()
+    r = g.relations[0]
+    # click an edge in the graph -> both boxes highlighted, relation row selected
+    w.graph_view.edgeClicked.emit(r.subject, r.object, False)
+    assert w.state.selected_relations == {(r.subject, r.object)}
+    pens = w.image_view.box_pens()
+    assert pens[r.subject].widthF() > pens[next(i for i in pens if i not in (r.subject, r.object))].widthF()
+    sel_rows = w.tables.rel_view.selectionModel().selectedRows()
+    assert len(sel_rows) >= 1
+    # click inside a box on the image -> that object selected, node highlighted
+    o = min(g.objects, key=lambda o: (o.box[2] - o.box[0]) * (o.box[3] - o.box[1]))
+    cx, cy = (o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2
+    hit = w.image_view.object_at(cx, cy)
+    w.image_view.objectClicked.emit(hit.index, False)
+    assert w.state.selected_objects == {hit.index}
+    w.act_clear_sel.trigger()
+    assert not w.state.selected_objects and not w.state.selected_relations
+    # dragging a node keeps its new position across t
+    key = next(iter(w.graph_view.nodes))
+    w.graph_view.nodeMoved.emit(key, 123.0, 45.0)
+    w.time_panel.obj_slider.setValue(0)
+    assert w.state.current.layout[key] == (123.0, 45.0)
+
+
+def test_settings_persist_between_windows(qtbot, make_window, noise_image):
+    w1 = make_window()
+    w1.topk_spin.setValue(7)
+    w1.rel_thr.setValue(0.02)
+    w1.obj_thr.setValue(0.3)
+    w1.state.set_mode("sgcls")
+    w1.open_paths([noise_image])
+    w1.resize(700, 500)
+    w1.close()
+    w2 = make_window(resize=False)
+    assert (w2.state.top_k, w2.state.rel_threshold, w2.state.obj_threshold) == (7, pytest.approx(0.02), pytest.approx(0.3))
+    assert w2.topk_spin.value() == 7
+    assert w2.state.mode == "sgcls" and w2.mode_combo.currentText() == "SGCls"
+    assert w2.recent_files()[0] == str(noise_image.resolve())
+    assert (w2.size().width(), w2.size().height()) == (700, 500)
+
+
+def test_help_dialogs_and_cli(make_window, capsys):
+    from app.dialogs import SHORTCUTS, AboutDialog, ShortcutsDialog
+    from app.main import build_parser, main
+
+    w = make_window()
+    d = ShortcutsDialog(w)
+    assert d.findChild(type(d).__mro__[0], None) is None or True
+    assert len(SHORTCUTS) > 15
+    a = AboutDialog("random-init", "cpu", None, w)
+    assert "nodis-viewer" in a.text.toPlainText()
+    with pytest.raises(SystemExit) as ex:
+        main(["--help"])
+    assert ex.value.code == 0
+    assert "--weights" in capsys.readouterr().out
+    args = build_parser().parse_args(["a.jpg", "--device", "cpu", "--weights", "w.safetensors"])
+    assert args.images == ["a.jpg"] and args.device == "cpu"
+
+
+def test_bad_checkpoint_is_reported_and_app_carries_on(qtbot, make_window, tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    from app.worker import load_model
+
+    w = make_window(model_factory=load_model, wait_model=False, weights=str(bad))
+    qtbot.waitUntil(lambda: "failed" in w.model_label.text(), timeout=30000)
+    assert "could not be loaded" in w.last_error
+    assert w.isVisible()
