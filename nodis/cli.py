@@ -151,6 +151,8 @@ def add_predict(sub) -> None:
                    help="keep the K best relations (default: all candidate pairs)")
     p.add_argument("--threshold", type=float, default=0.0, metavar="S",
                    help="keep relations with triplet score >= S (default 0)")
+    p.add_argument("--object-threshold", type=float, default=0.0, metavar="S",
+                   help="keep objects with score >= S and the relations among them (default 0)")
     p.add_argument("--format", "-f", default="json", metavar="LIST",
                    help=f"comma list of outputs; per image: {per_image}; per run: {', '.join(RUN_FORMATS)} "
                         "(json is always written)")
@@ -227,7 +229,8 @@ def run_predict(args) -> int:
 
 def _predict(predict_paths, model, args, shard, progress):
     return predict_paths(model, args.inputs, args.out, mode=args.mode, boxes=args.boxes, times=args.times,
-                         top_k=args.top_k, threshold=args.threshold, formats=args.format,
+                         top_k=args.top_k, threshold=args.threshold, object_threshold=args.object_threshold,
+                         formats=args.format,
                          distributions=args.distributions, strip_times=args.strip_times, resume=args.resume,
                          shard=shard, workers=args.workers, progress=progress)
 
@@ -355,7 +358,8 @@ def describe_header(header: dict[str, Any], path: Path | None = None, tensors: d
             extra = f", {tensors['count']} tensors, {_human_count(tensors['numel'])} values"
         rows.append(("file", f"{path} ({_human_bytes(path.stat().st_size)}{extra})"))
     rows.append(("name", str(header.get("weights_name", "?"))))
-    rows.append(("format", str(header.get("format", "?"))))
+    if header.get("format"):
+        rows.append(("format", str(header["format"])))
     rows.append(("preset", f"{cfg.get('preset')} (backbone {cfg.get('backbone')}, input {cfg.get('image_size')} px, "
                            f"state {2 * int(cfg.get('hidden_dim', 0))}-d)"))
     nc, npred = len(vocab.get("classes", [])), len(vocab.get("predicates", []))

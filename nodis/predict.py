@@ -71,10 +71,6 @@ MAX_TIMES = 10_000
 
 
 # ------------------------------------------------------------------------------------------ inputs
-def _is_hidden(p: Path) -> bool:
-    return p.name.startswith(".")
-
-
 def _walk_images(folder: Path, exclude: Sequence[Path]) -> Iterator[Path]:
     for root, dirs, files in os.walk(folder, followlinks=False):
         r = Path(root)
@@ -514,13 +510,15 @@ def _model_info(model) -> dict[str, Any]:
 
 def predict_image(model, image: Any, *, mode: str = "sgdet", boxes=None, labels=None,
                   times: str | Sequence[float] | None = None, top_k: int | None = None, threshold: float = 0.0,
-                  distributions: str = "t_end", extra_times: Sequence[float] = (), name: str | None = None):
+                  object_threshold: float = 0.0, distributions: str = "t_end", extra_times: Sequence[float] = (),
+                  name: str | None = None):
     """Run ``model`` on one image and build its :class:`PredictionDoc`.
 
     Returns ``(doc, trajectory)``. ``times`` as :func:`output_times`; ``extra_times`` are solved too
-    (e.g. for a t-strip) but not written. ``top_k`` / ``threshold`` filter relations
-    (:meth:`SceneGraph.filtered`); ``distributions``: keep the full class / predicate distributions
-    in the graph at ``t_end`` only (``"t_end"``), at every time (``"all"``) or nowhere (``"none"``)."""
+    (e.g. for a t-strip) but not written. ``top_k`` / ``threshold`` filter relations and
+    ``object_threshold`` objects (:meth:`SceneGraph.filtered`); ``distributions``: keep the full class /
+    predicate distributions in the graph at ``t_end`` only (``"t_end"``), at every time (``"all"``) or
+    nowhere (``"none"``)."""
     if distributions not in DISTRIBUTIONS:
         raise ConfigError(f"distributions must be one of {', '.join(DISTRIBUTIONS)}, got {distributions!r}")
     t_end = float(model.cfg.t_end)
@@ -531,16 +529,18 @@ def predict_image(model, image: Any, *, mode: str = "sgdet", boxes=None, labels=
     graphs = []
     for t in out_t:
         dist = distributions == "all" or (distributions == "t_end" and abs(t - t_end) < 1e-6)
-        graphs.append(_graph(traj, t, top_k, threshold, dist))
+        graphs.append(_graph(traj, t, top_k, threshold, dist, object_threshold))
     nfe = dict(traj.nfe)
     doc = PredictionDoc(traj.image, tuple(traj.image_size), mode, t_end, out_t, graphs, _model_info(model), nfe,
-                        {"top_k": top_k, "threshold": threshold, "distributions": distributions},
+                        {"top_k": top_k, "threshold": threshold, "object_threshold": object_threshold,
+                         "distributions": distributions},
                         round(time.perf_counter() - t0, 4))
     return doc, traj
 
 
-def _graph(traj, t: float, top_k: int | None, threshold: float, distributions: bool) -> SceneGraph:
-    g = traj.graph_at(t, distributions=distributions).filtered(top_k, threshold)
+def _graph(traj, t: float, top_k: int | None, threshold: float, distributions: bool,
+           object_threshold: float = 0.0) -> SceneGraph:
+    g = traj.graph_at(t, distributions=distributions).filtered(top_k, threshold, object_threshold)
     g.t_obj = g.t_rel = round(float(t), 6)  # the requested time, without float32 noise of the grid
     return g
 
@@ -641,7 +641,8 @@ def _prefetch(items: Sequence[_Item], workers: int) -> Iterator[tuple[_Item, Any
 
 def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, mode: str = "sgdet",
                   boxes: str | Path | BoxSource | None = None, times: str | Sequence[float] | None = None,
-                  top_k: int | None = None, threshold: float = 0.0, formats: str | Sequence[str] = ("json",),
+                  top_k: int | None = None, threshold: float = 0.0, object_threshold: float = 0.0,
+                  formats: str | Sequence[str] = ("json",),
                   distributions: str = "t_end", strip_times: str | Sequence[float] | None = None,
                   resume: bool = False, shard: str | tuple[int, int] | None = None, workers: int = 2,
                   progress: bool = False) -> RunSummary:
@@ -655,6 +656,7 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
         boxes: a ``--boxes`` file or folder (see :class:`BoxSource`).
         times: ODE times to write (``"0:2.5:0.05"``, a list ...); ``t_end`` is always written.
         top_k, threshold: keep the ``top_k`` best relations with triplet score >= ``threshold``.
+        object_threshold: keep objects with score >= this (and the relations among them).
         formats: per-image formats (:data:`nodis.export.FORMATS` names) and run-level ones
             (:data:`RUN_FORMATS`); ``json`` is always written.
         distributions: ``"t_end"`` (default), ``"all"`` or ``"none"``, see :func:`predict_image`.
@@ -679,8 +681,8 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
     shard_t = parse_shard(shard)
     if top_k is not None and top_k < 0:
         raise ConfigError(f"--top-k must be >= 0, got {top_k}")
-    if not math.isfinite(threshold):
-        raise ConfigError(f"--threshold must be a number, got {threshold}")
+    if not (math.isfinite(threshold) and math.isfinite(object_threshold)):
+        raise ConfigError("--threshold and --object-threshold must be numbers")
     if distributions not in DISTRIBUTIONS:
         raise ConfigError(f"distributions must be one of {', '.join(DISTRIBUTIONS)}")
     t_end = float(model.cfg.t_end)
@@ -718,6 +720,7 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
     mine = [it for it in items if shard_t is None or it.position % shard_t[1] == shard_t[0]]
 
     settings = {"mode": mode, "model": _model_info(model), "times": out_t, "top_k": top_k, "threshold": threshold,
+                "object_threshold": object_threshold,
                 "distributions": distributions, "strip_times": strip_t, "formats": sorted(fmts)}
     summary = RunSummary(total=len(mine), out_dir=out_dir)
     latest = _latest_records(out_dir) if resume else {}
@@ -743,8 +746,13 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(todo), unit="img", file=sys.stderr, dynamic_ncols=True, desc="predict",
-                   smoothing=0.1)
+        try:
+            cols = os.get_terminal_size(sys.stderr.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            cols = 0
+        size = {} if cols > 0 else {"ncols": 100, "nrows": 40}  # a pty without a size (e.g. `script`)
+        bar = tqdm(total=len(todo), unit="img", file=sys.stderr, dynamic_ncols=cols > 0, desc="predict",
+                   smoothing=0.1, **size)
     box_of = {id(it): (bx, fp) for it, bx, fp in todo}
     loaded = _prefetch([t[0] for t in todo], workers)
     try:
@@ -757,7 +765,7 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
                 if isinstance(bx, BaseException):
                     raise bx
                 rec = _process(model, it, pil, bx, fp, out_dir, mode, fmts, out_t, strip_t, top_k, threshold,
-                               distributions)
+                               object_threshold, distributions)
                 rec["seconds"] = round(time.perf_counter() - t0, 4)
                 export.append_jsonl(out_dir / INDEX_NAME, rec)
                 summary.done += 1
@@ -802,11 +810,13 @@ def _clear_cuda(e: BaseException) -> None:
 
 
 def _process(model, it: _Item, pil, bx, fp: str, out_dir: Path, mode: str, fmts: Sequence[str],
-             out_t: list[float], strip_t: list[float], top_k, threshold, distributions) -> dict[str, Any]:
+             out_t: list[float], strip_t: list[float], top_k, threshold, object_threshold,
+             distributions) -> dict[str, Any]:
     """Predict one image, write its per-image files; return its index record (without seconds)."""
     b, lab = (bx if bx is not None else (None, None))
     doc, traj = predict_image(model, pil, mode=mode, boxes=b, labels=lab, times=out_t, top_k=top_k,
-                              threshold=threshold, distributions=distributions, extra_times=strip_t,
+                              threshold=threshold, object_threshold=object_threshold,
+                              distributions=distributions, extra_times=strip_t,
                               name=str(it.path))
     g_end = doc.graph_at()
     outputs: dict[str, str] = {}
@@ -824,7 +834,7 @@ def _process(model, it: _Item, pil, bx, fp: str, out_dir: Path, mode: str, fmts:
         if f in ("graph-png", "svg", "pdf") and top_k is not None:
             kw["top_k"] = top_k
         if f == "strip":
-            kw["graphs"] = [_graph(traj, t, None, threshold, False) for t in strip_t]
+            kw["graphs"] = [_graph(traj, t, None, threshold, False, object_threshold) for t in strip_t]
             kw["t_end"] = doc.t_end
             if top_k is not None:
                 kw["top_k"] = top_k

@@ -172,6 +172,15 @@ def test_predict_image_document_round_trip(model, tmp_path):
     # the graph equals the trajectory's own decoding at t_end (filtered)
     ref = traj.graph_at(1.5).filtered(3)
     assert [r.to_dict() for r in ref.relations] == [r.to_dict() for r in end.relations]
+    # object threshold: low-scoring objects and their relations go, indices are kept
+    full = traj.graph_at(1.5)
+    cut = float(np.median([o.score for o in full.objects]))
+    doc2, _ = predict_image(model, make_image(80, 60), object_threshold=cut, distributions="none")
+    g2 = doc2.graph_at()
+    assert {o.index for o in g2.objects} == {o.index for o in full.objects if o.score >= cut}
+    assert all(r.subject in {o.index for o in g2.objects} and r.object in {o.index for o in g2.objects}
+               for r in g2.relations)
+    assert all(o.class_scores is None for o in g2.objects) and doc2.filter["object_threshold"] == cut
 
 
 # ------------------------------------------------------------------------------------------ the run
