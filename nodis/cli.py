@@ -257,7 +257,7 @@ def add_convert(sub) -> None:
                    help="ODE end time to store (default 1.5, the release's value)")
     p.add_argument("--preset", default="vg", choices=["vg", "demo"], help="model preset of the file (default vg)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="override a model config field (JSON value), e.g. --set frontend=\"gcnn\"; repeatable")
+                   help="override a model config field (JSON value), e.g. --set frontend=gcnn --set image_size=592; repeatable")
     p.add_argument("--vocab", default=None, metavar="FILE",
                    help="vocabulary JSON {classes, predicates} (default: VG150)")
     p.set_defaults(func=run_convert)
@@ -317,8 +317,9 @@ def run_convert(args) -> int:
         raise ExportError(f"cannot write {out}: {e.strerror or e}") from None
     n = len(model.state_dict())
     if not getattr(args, "quiet", False):
-        print(f"wrote {out}: {n} tensors, preset {model.cfg.preset}, {model.vocab.num_classes} classes, "
-              f"{model.vocab.num_predicates} predicates, t_end {model.cfg.t_end:g}")
+        print(f"wrote {out}: {n} tensors, preset {model.cfg.preset}, vocabulary {model.vocab.name} "
+              f"({model.vocab.num_classes - 1} object classes, {model.vocab.num_predicates - 1} predicates), "
+              f"t_end {model.cfg.t_end:g}")
     return EXIT_OK
 
 
