@@ -739,8 +739,9 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
             summary.skipped += 1
             continue
         todo.append((it, bx, fp))
-    if summary.skipped:
-        log.info("resume: %d of %d images already complete", summary.skipped, len(mine))
+    log.info("%d images found%s; %d to process%s", len(items),
+             f", {len(mine)} in shard {shard_t[0]}/{shard_t[1]}" if shard_t else "", len(todo),
+             f" ({summary.skipped} already complete)" if summary.skipped else "")
 
     bar = None
     if progress:
