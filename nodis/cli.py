@@ -223,7 +223,9 @@ def run_predict(args) -> int:
         if summary.failed:
             parts.append(f"{len(summary.failed)} failed (reasons in {Path(args.out) / 'errors.jsonl'})")
         where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
-        print(f"{summary.total} images{where}: {', '.join(parts)} in {summary.seconds:.1f} s; outputs in {args.out}")
+        n = summary.total
+        print(f"{n} image{'' if n == 1 else 's'}{where}: {', '.join(parts)} in {summary.seconds:.1f} s; "
+              f"outputs in {args.out}")
     return EXIT_INPUTS_FAILED if summary.failed else EXIT_OK
 
 

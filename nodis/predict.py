@@ -705,6 +705,11 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
     if not os.access(out_dir, os.W_OK):
         raise ExportError(f"cannot write to the output folder {out_dir}: permission denied")
 
+    inputs = list(inputs)
+    for inp in inputs:
+        if Path(inp).is_dir() and _same(Path(inp), out_dir):
+            raise ConfigError(f"the output folder {out_dir} is also an input folder; choose another --out "
+                              "(outputs such as NAME.png would be read as images on the next run)")
     all_paths = expand_inputs(inputs, exclude=[out_dir])
     if not all_paths:
         raise InputError("no images found in " + ", ".join(map(str, inputs))

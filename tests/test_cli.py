@@ -129,6 +129,8 @@ def test_usage_errors_are_one_line_with_exit_code_2(tmp_path, capsys, tiny_weigh
         assert code == 2 and err.startswith("nodis: error: ") and needle in err, (argv, err)
     code, _, err = run(capsys, "predict", tmp_path / "missing_dir", "--out", tmp_path / "o", "--weights", tiny_weights)
     assert code == 2 and "no such file or folder" in err
+    code, _, err = run(capsys, "predict", tmp_path, "--out", tmp_path, "--weights", tiny_weights)
+    assert code == 2 and "also an input folder" in err
     with pytest.raises(SystemExit) as e:
         main(["predict", str(img)])  # --out missing: argparse usage error
     assert e.value.code == 2
@@ -141,7 +143,7 @@ def test_shards_through_the_cli_and_torchrun_env(tmp_path, capsys, tiny_weights,
     src = tmp_path / "imgs"
     images(src, 4, size=(40, 30))
     code, stdout, _ = run(capsys, "predict", src, "--out", tmp_path / "s", "--weights", tiny_weights, "--shard", "2/3")
-    assert code == 0 and "1 images (shard 2/3): 1 done" in stdout
+    assert code == 0 and "1 image (shard 2/3): 1 done" in stdout
     assert [p.name for p in (tmp_path / "s").glob("*.json")] == ["im2.json"]
     # under torchrun the shard comes from RANK / WORLD_SIZE
     monkeypatch.setenv("RANK", "1")
