@@ -95,28 +95,11 @@ def add_eval(sub) -> None:
     p.set_defaults(func=run_eval)
 
 
-def parse_times(spec: str | None) -> list[float] | None:
-    """``a:b:s`` -> ``[a, a+s, ..., b]``; a comma list is taken as is."""
-    if not spec:
-        return None
-    from .errors import InputError
-
-    try:
-        if ":" in spec:
-            a, b, s = (float(x) for x in spec.split(":"))
-            if s <= 0 or b < a:
-                raise ValueError
-            n = int(round((b - a) / s))
-            return [round(a + i * s, 10) for i in range(n + 1)]
-        return [float(x) for x in spec.split(",")]
-    except ValueError:
-        raise InputError(f"bad --times {spec!r}; use start:stop:step (e.g. 0:2.5:0.05) or a comma list") from None
-
-
 def run_eval(args) -> int:
     from . import load_model
     from .errors import InputError
     from .evaluate import evaluate_model, evaluate_predictions, results_table
+    from .predict import parse_times
 
     modes = ["predcls", "sgcls", "sgdet"] if args.mode == "all" else [args.mode]
     for m in modes:

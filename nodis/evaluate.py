@@ -95,39 +95,53 @@ def evaluate_predictions(pred_path: str | Path, root: str | Path, mode: str, spl
 
 
 def _read_graphs(path: Path):
-    """Scene graphs from a nodis JSON file, a JSON Lines file, or a folder of them."""
-    files = sorted(path.rglob("*.json")) + sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
-    for f in files:
-        text = f.read_text(encoding="utf-8")
-        docs = []
-        if f.suffix == ".jsonl":
-            docs = [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
+    """Scene graphs at t_end from ``nodis predict`` output: a folder of per-image
+    ``nodis.prediction/1`` JSON files, one such file, a nodis scene-graph JSON, or a JSON Lines file
+    of scene graphs. Other JSON files in a folder (GraphML side files, node-link, run files) are
+    skipped, so every image counts once."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if path.is_dir():
+        for f in sorted(path.glob("*.json")):
             try:
-                docs = [json.loads(text)]
-            except json.JSONDecodeError:
+                doc = json.loads(f.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
-        for d in docs:
-            for item in _graph_dicts(d):
-                yield SceneGraph.from_dict(item)
+            g = _graph_from_doc(doc)
+            if g is not None:
+                yield g
+        return
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        for line in text.splitlines():
+            if line.strip():
+                g = _graph_from_doc(json.loads(line))
+                if g is not None:
+                    yield g
+        return
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+    g = _graph_from_doc(doc)
+    if g is None:
+        raise InputError(f"{path}: not a nodis prediction or scene graph")
+    yield g
 
 
-def _graph_dicts(d):
-    if isinstance(d, dict) and d.get("schema", "").startswith("nodis.scene_graph"):
-        yield d
-    elif isinstance(d, dict):
-        for key in ("graphs", "graph"):
-            v = d.get(key)
-            if isinstance(v, list):
-                for x in v:
-                    if isinstance(x, dict) and abs(float(x.get("t_obj", -1)) - float(x.get("meta", {}).get("t_end", -2))) < 1e-9:
-                        yield x
-                        break
-                else:
-                    if v and isinstance(v[0], dict):
-                        yield v[-1]
-            elif isinstance(v, dict):
-                yield v
+def _graph_from_doc(doc) -> SceneGraph | None:
+    """The t_end graph of a ``nodis.prediction/1`` document, or a ``nodis.scene_graph/1`` itself."""
+    if not isinstance(doc, dict):
+        return None
+    schema = str(doc.get("schema", ""))
+    if schema.startswith("nodis.scene_graph"):
+        return SceneGraph.from_dict(doc)
+    if schema.startswith("nodis.prediction") and doc.get("graphs"):
+        t_end = float(doc.get("t_end", 1.5))
+        graphs = doc["graphs"]
+        best = min(graphs, key=lambda g: abs(float(g.get("t_obj", 0.0)) - t_end))
+        return SceneGraph.from_dict(best)
+    return None
 
 
 def results_table(results: dict[str, dict]) -> str:

@@ -48,7 +48,8 @@ class Trajectory:
         self.cfg = model.cfg
         self.fmap = fmap
         self.rois = rois
-        self.times = times.cpu().numpy().astype(np.float64)
+        # the grid is float32 inside the solver; report the decimal values it was made from
+        self.times = np.round(times.cpu().numpy().astype(np.float64), 6)
         self._times_t = times
         self.mode = mode
         self.scale = float(scale)
@@ -105,13 +106,12 @@ class Trajectory:
         cfg = self.cfg
         n, C = probs.shape
         if n == 0:
-            return ObjectSet(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
-                             np.zeros((0, C), np.float32), np.zeros((0, 4), np.float32))
+            return self._empty_objects(C)
         cboxes = self.class_boxes.detach().float().cpu()  # (N, C, 4)
         p = probs[:, 1:]
         cand = (p > cfg.det_thresh).nonzero()  # (M, 2): roi, class-1
-        if cand.shape[0] == 0:
-            cand = torch.stack((torch.arange(n), p.argmax(1)), 1)
+        if cand.shape[0] == 0:  # nothing scores above the threshold: zero detections
+            return self._empty_objects(C)
         roi, cls = cand[:, 0], cand[:, 1] + 1
         sc = probs[roi, cls]
         keep = batched_nms(cboxes[roi, cls], sc, cls, cfg.det_nms)
@@ -129,7 +129,7 @@ class Trajectory:
         ids = (best > cfg.det_thresh).nonzero(as_tuple=True)[0]
         ids = ids[best[ids].argsort(descending=True, stable=True)][: cfg.max_objects]
         if ids.numel() == 0:
-            ids = best.argmax().reshape(1)
+            return self._empty_objects(C)
         # labels: second per-class NMS at 0.5 over the kept boxes, arg-max of surviving classes
         kp = probs[ids]  # (K, C)
         mask = torch.zeros_like(kp)
@@ -146,6 +146,11 @@ class Trajectory:
         scores = kp.gather(1, labels[:, None])[:, 0]
         boxes = cboxes[ids, labels] / self.scale
         return ObjectSet(ids.numpy(), labels.numpy(), scores.numpy(), kp.numpy(), boxes.numpy())
+
+    @staticmethod
+    def _empty_objects(num_classes: int) -> ObjectSet:
+        return ObjectSet(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
+                         np.zeros((0, num_classes), np.float32), np.zeros((0, 4), np.float32))
 
     # ------------------------------------------------------------------ relations
     def relation_solve(self, objs: ObjectSet):

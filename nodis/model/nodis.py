@@ -229,8 +229,8 @@ class NODIS(nn.Module):
             raise InputError(f"{len(arr)} boxes given; at most {MAX_GIVEN_BOXES} are supported "
                              f"({MAX_GIVEN_BOXES * (MAX_GIVEN_BOXES - 1)} candidate pairs)")
         arr = arr.copy()
-        arr[:, 0::2] = arr[:, 0::2].clip(0, W - 1)
-        arr[:, 1::2] = arr[:, 1::2].clip(0, H - 1)
+        arr[:, 0::2] = arr[:, 0::2].clip(0, W)  # boxes may reach the image border [0, W] x [0, H]
+        arr[:, 1::2] = arr[:, 1::2].clip(0, H)
         bad = (arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1])
         if bad.any():
             raise InputError(f"box {int(np.argmax(bad))} has x2 < x1 or y2 < y1 (boxes are x1, y1, x2, y2)")

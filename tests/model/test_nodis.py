@@ -109,3 +109,22 @@ def test_input_validation(demo_model, rgb_image):
     assert len(g.objects) == 1 and g.relations == []  # a single object: no pairs
     g = demo_model.predict(rgb_image, mode="sgcls", boxes=np.zeros((0, 4))).graph_at(1.5)
     assert g.objects == [] and g.relations == []
+
+
+def test_zero_detections_and_caps(rgb_image):
+    model = make_model(det_thresh=1.0)  # no class can score above 1.0: nothing is detected
+    traj = model.predict(rgb_image, mode="sgdet")
+    g = traj.graph_at(1.5)
+    assert g.objects == [] and g.relations == []
+    assert traj.graph_at(0.0).objects == []
+    capped = make_model(max_objects=3, det_thresh=0.0).predict(rgb_image, mode="sgdet").graph_at(1.5)
+    assert len(capped.objects) <= 3
+
+
+def test_tiny_and_huge_aspect_images(demo_model):
+    from PIL import Image
+
+    for size in ((1, 1), (2000, 8), (8, 900)):
+        g = demo_model.predict(Image.new("RGB", size, (90, 120, 200)), mode="sgdet").graph_at(1.5)
+        for o in g.objects:
+            assert 0 <= o.box[0] <= o.box[2] <= size[0] and 0 <= o.box[1] <= o.box[3] <= size[1]
