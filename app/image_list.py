@@ -47,8 +47,6 @@ def status_text(e: ImageEntry) -> str:
     elif e.status == DONE:
         secs = e.info.get("seconds")
         s += f" · {MODE_TITLES.get(e.mode, e.mode)}" + (f" · {secs:.1f}s" if secs is not None else "")
-        if e.progress[1] and e.progress[0] < e.progress[1]:
-            s += f" · t {e.progress[0]}/{e.progress[1]}"
     elif e.status == FAILED and e.message:
         s += ": " + e.message
     if e.gt is not None:

@@ -233,16 +233,17 @@ class ImageView(QWidget):
         self._objects = []
 
     def set_graph(self, graph, reference=None, highlight: set[int] | None = None, match=None, gt=None,
-                  show_scores: bool = True) -> None:
+                  show_scores: bool = True, labels: dict | None = None, ghosts=None) -> None:
         """Draw the objects of ``graph``. ``reference``: the graph at t_end (objects whose label changed
-        are tagged, objects absent at t_end dashed, objects gone since t_end ghosted). ``match``: a
-        :class:`nodis.render.GroundTruthMatch` switches to tp/fp/missed colouring (``gt`` names missed boxes)."""
+        are tagged, objects absent at t_end dashed); ``ghosts``: objects shown at t_end that are gone now
+        (drawn as grey dotted outlines). ``match``: a :class:`nodis.render.GroundTruthMatch` switches to
+        tp/fp/missed colouring (``gt`` names missed boxes). ``labels``: display names per object id."""
         self.clear_boxes()
         if graph is None:
             return
         self._objects = list(graph.objects)
         self._class_names = graph.class_names
-        labels = node_labels(graph)
+        labels = labels or node_labels(graph)
         ref = {o.index: o for o in reference.objects} if reference is not None else None
         highlight = highlight or set()
         # big boxes first so small ones stay visible on top
@@ -273,18 +274,14 @@ class ImageView(QWidget):
             tag.setPos(x1, y1)
             tag.setZValue(1000 + z)
             self._add(tag)
-        if ref is not None:  # objects present at t_end but not now: ghost outlines
-            now = {o.index for o in graph.objects}
-            for oid, o in ref.items():
-                if oid in now:
-                    continue
-                item = BoxItem(oid, o.box, QColor(200, 200, 200, 150), 1.0, dashed=True)
-                item.setZValue(5)
-                self._add(item)
-                tag = TagItem(f"− {o.name}", QColor(60, 60, 60, 170), QColor(220, 220, 220), self.tag_font)
-                tag.setPos(o.box[0], o.box[1])
-                tag.setZValue(900)
-                self._add(tag)
+        for o in ghosts or ():  # objects present at t_end but not now: ghost outlines
+            item = BoxItem(-1000 - o.index, o.box, QColor(200, 200, 200, 150), 1.0, dashed=True)
+            item.setZValue(5)
+            self._add(item)
+            tag = TagItem(f"− {o.name} (t_end)", QColor(60, 60, 60, 170), QColor(220, 220, 220), self.tag_font)
+            tag.setPos(o.box[0], o.box[1])
+            tag.setZValue(900)
+            self._add(tag)
         if match is not None and gt is not None:  # missed ground truth: orange dashed "-GT"
             names = getattr(gt, "class_names", None) or graph.class_names or []
             for j in match.missed_objects:

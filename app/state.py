@@ -82,6 +82,7 @@ class ImageEntry:
     gt: Any = None  # nodis.render.GroundTruthView or None
     gt_source: str = ""
     layout: dict[int, tuple[float, float]] = field(default_factory=dict)  # node id -> scene position
+    layout_mode: str = ""  # the mode the layout was made for (object ids differ between modes)
     progress: tuple[int, int] = (0, 0)
 
     @property

@@ -139,6 +139,7 @@ class TimePanel(QWidget):
         self.cursor.setToolTip("drag to move t")
         self.cursor.sigDragged.connect(self._cursor_dragged)
         pi.addItem(self.cursor, ignoreBounds=True)
+        self.log_counts = False
         self.recall_label = QLabel("")
         self.recall_label.setToolTip("Recall of the ground-truth relations at the current t (graph constraint)")
 
@@ -266,17 +267,30 @@ class TimePanel(QWidget):
 
     def refresh_curves(self) -> None:
         data = self.series()
+        pi = self.plot.getPlotItem()
+        counts = [v for k, (_, v) in data.items() if CURVES[k][1] == "left" and len(v)]
+        finite = [v[np.isfinite(v)] for v in counts]
+        top = max([float(v.max()) for v in finite if len(v)] + [1.0])
+        low = min([float(v[v > 0].min()) for v in finite if (v > 0).any()] + [top])
+        # counts of objects and of candidate relations differ by orders of magnitude: log axis then
+        self.log_counts = top >= 50 and top / max(low, 1.0) >= 8
+        pi.setLogMode(False, self.log_counts)
+        pi.getAxis("right").setLogMode(False, False)  # confidences and recall stay linear
+        pi.setLabel("left", "count (log)" if self.log_counts else "count")
         for name, item in self.curves.items():
             if name in data:
                 t, v = data[name]
+                if self.log_counts and CURVES[name][1] == "left":
+                    v = np.where(v > 0, v, np.nan)
                 item.setData(t, v)
                 item.setVisible(True)
             else:
                 item.setData([], [])
                 item.setVisible(False)
-        counts = [v for k, (_, v) in data.items() if CURVES[k][1] == "left" and len(v)]
-        top = max([float(np.nanmax(v)) for v in counts if np.isfinite(v).any()] + [1.0])
-        self.plot.getPlotItem().setYRange(0, top * 1.22 + 0.5, padding=0)
+        if self.log_counts:
+            pi.setYRange(0, np.log10(top) * 1.22 + 0.05, padding=0)
+        else:
+            pi.setYRange(0, top * 1.22 + 0.5, padding=0)
         self._update_recall_label()
 
     # ------------------------------------------------------------------ interaction

@@ -14,12 +14,12 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout,
-                               QLabel, QMainWindow, QMessageBox, QProgressBar, QSpinBox, QSplitter, QToolButton,
+                               QLabel, QMainWindow, QMessageBox, QProgressBar, QSpinBox, QSplitter, QStyle, QToolButton,
                                QVBoxLayout, QWidget)
 
 from nodis.data.transforms import IMAGE_SUFFIXES, load_image
 from nodis.errors import NodisError
-from nodis.render import focus_graph, match_ground_truth
+from nodis.render import focus_graph, match_ground_truth, node_labels
 
 from . import qtfix
 from .dialogs import AboutDialog, BatchExportDialog, ShortcutsDialog
@@ -251,9 +251,9 @@ class MainWindow(QMainWindow):
         self.act_next = A("Next image", lambda: self.state.step_current(1), ["D", "PgDown"])
         self.act_prev = A("Previous image", lambda: self.state.step_current(-1), ["A", "PgUp"])
         self.act_remove = A("Remove image from list", self.remove_current, None)
-        self.act_rerun = A("Re-run current image", self.rerun_current, "Ctrl+R")
+        self.act_rerun = A("Re-run", self.rerun_current, "Ctrl+R", "Re-run inference on the current image")
         self.act_run_all = A("Run all images in this mode", self.run_all, "Ctrl+Shift+R")
-        self.act_cancel = A("Cancel inference", self.cancel, "Ctrl+.", "Cancel queued and running inference")
+        self.act_cancel = A("Cancel", self.cancel, "Ctrl+.", "Cancel queued and running inference")
         self.act_fit = A("Fit views", self.fit, "F")
         self.act_zoom_in = A("Zoom in", lambda: self.image_view.zoom(1.25), ["Ctrl+=", "Ctrl++"])
         self.act_zoom_out = A("Zoom out", lambda: self.image_view.zoom(0.8), "Ctrl+-")
@@ -269,15 +269,16 @@ class MainWindow(QMainWindow):
         self.act_link = A("Link O-ODE / P-ODE times", self.state.set_linked, "L", checkable=True)
         self.act_link.setChecked(True)
         self.state.timeChanged.connect(lambda: self.act_link.setChecked(self.state.linked))
-        self.act_gt = A("Colour by ground truth", self.state.set_compare_gt, "G",
+        self.act_gt = A("Ground truth", self.state.set_compare_gt, "G",
                         "Colour correct / wrong / missed boxes and relations when ground truth exists", checkable=True)
         self.act_gt.setChecked(True)
         self.act_draw = A("Draw box", self.image_view.set_draw_enabled, "B",
                           "Drag on the image to add a box (SGCls / PredCls)", checkable=True)
         self.act_delete_box = A("Remove selected box", self.remove_selected_boxes, "Del")
         self.act_clear_boxes = A("Remove all boxes", self.clear_boxes)
-        self.act_gt_boxes = A("Use ground-truth boxes", self.use_gt_boxes)
-        self.act_det_boxes = A("Use detections as boxes", self.use_detection_boxes)
+        self.act_gt_boxes = A("GT boxes", self.use_gt_boxes, None, "Use the ground-truth boxes (and labels) of this image")
+        self.act_det_boxes = A("Detections as boxes", self.use_detection_boxes, None,
+                               "Use the boxes (and labels) currently detected in SGDet")
         self.mode_group = QActionGroup(self)
         self.mode_actions = {}
         for k, m in enumerate(MODES):
@@ -354,6 +355,13 @@ class MainWindow(QMainWindow):
         tb = self.addToolBar("Main")
         tb.setObjectName("main_toolbar")
         tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        sp = QStyle.StandardPixmap
+        for act, icon in ((self.act_open, sp.SP_DialogOpenButton), (self.act_open_dir, sp.SP_DirOpenIcon),
+                          (self.act_rerun, sp.SP_BrowserReload), (self.act_cancel, sp.SP_BrowserStop),
+                          (self.act_gt_boxes, sp.SP_FileDialogDetailedView), (self.act_det_boxes, sp.SP_FileDialogContentsView),
+                          (self.act_gt, sp.SP_DialogApplyButton)):
+            act.setIcon(self.style().standardIcon(icon))
         tb.addAction(self.act_open)
         tb.addAction(self.act_open_dir)
         tb.addSeparator()
@@ -673,6 +681,9 @@ class MainWindow(QMainWindow):
         if e is None:
             return
         e.status, e.message = DONE, ""
+        if e.layout_mode != e.mode:
+            e.layout = {}  # object ids mean something else in another mode: lay out afresh
+        e.layout_mode = e.mode
         self.state.begin_result(eid, times, t_end, info)
         self.state.entryChanged.emit(eid)
         if eid == self.state.current_id:
@@ -796,7 +807,7 @@ class MainWindow(QMainWindow):
         elif e.status == NEEDS_BOXES:
             self.image_view.set_message("")
             self.graph_view.show_message(f"{MODE_TITLES[e.mode]} needs boxes: press B and drag on the image,\n"
-                                         "or use Boxes ▸ Use ground-truth boxes")
+                                         "or use Boxes ▸ GT boxes")
         elif e.status in (QUEUED, RUNNING):
             self.image_view.set_message("" if self.image_view._image_shape else "…")
             self.graph_view.show_message("running inference…" if e.status == RUNNING else
@@ -838,15 +849,32 @@ class MainWindow(QMainWindow):
                 log.info("ground truth not comparable: %s", err)
                 gt = None
         hl = self.state.highlighted_objects()
-        self.image_view.set_graph(g, reference=ref, highlight=hl, match=match, gt=gt)
+        shown = self._focus(g, hl) if self.state.hide_unrelated else g
+        ghosts = None
+        if ref is not None:
+            now = {o.index for o in g.objects}
+            ref_shown = self._focus(ref) if self.state.hide_unrelated else ref
+            ghosts = [o for o in ref_shown.objects if o.index not in now]
+        self.image_view.set_graph(shown, reference=ref, highlight=hl, match=match, gt=gt, labels=node_labels(g),
+                                  ghosts=ghosts)
         self.graph_view.set_graph(g, e.layout, hide_unrelated=self.state.hide_unrelated, reference=ref,
                                   highlight_objects=hl, selected_relations=self.state.selected_relations,
-                                  match=match, gt=gt, fit_key=(e.eid, e.jid))
+                                  match=match, gt=gt, fit_key=(e.eid, e.jid, gt is not None))
         self.tables.set_graph(g, reference=ref, match=match)
         self.tables.show_selection(self.state.selected_objects, self.state.selected_relations)
         self._last_drawn = g
         if self.image_view.editable_boxes() != e.boxes and e.mode != "sgdet":
             self._refresh_editing()
+
+    @staticmethod
+    def _focus(g, keep=()):
+        """The objects of the shown relations (plus ``keep``); all objects when there are no relations."""
+        if not g.relations:
+            return g
+        used = {r.subject for r in g.relations} | {r.object for r in g.relations} | set(keep)
+        f = g.filtered()
+        f.objects = [o for o in g.objects if o.index in used]
+        return f
 
     def current_display_graph(self):
         """The filtered graph on screen (None while not decoded)."""
@@ -857,7 +885,11 @@ class MainWindow(QMainWindow):
         size = (max(300, self.graph_view.width()), max(240, self.graph_view.height()))
         if not e.layout:
             focus = focus_graph(g, self.state.top_k or None)
-            e.layout = compute_layout([focus], size=size)
+            gt = e.gt if e.gt is not None and len(np.asarray(e.gt.labels)) else None
+            try:
+                e.layout = compute_layout([focus], size=size, gt=gt)
+            except NodisError:
+                e.layout = compute_layout([focus], size=size)
         e.layout = compute_layout([graph], existing=e.layout)
 
     def relayout(self) -> None:
@@ -868,7 +900,11 @@ class MainWindow(QMainWindow):
         pick = keys[:: max(1, len(keys) // 6)]
         gs = [focus_graph(self.state.filter_graph(e.graphs[k]), self.state.top_k or None) for k in pick]
         size = (max(300, self.graph_view.width()), max(240, self.graph_view.height()))
-        e.layout = compute_layout(gs, size=size)
+        gt = e.gt if e.gt is not None and len(np.asarray(e.gt.labels)) else None
+        try:
+            e.layout = compute_layout(gs, size=size, gt=gt)
+        except NodisError:
+            e.layout = compute_layout(gs, size=size)
         for g in e.graphs.values():
             e.layout = compute_layout([g], existing=e.layout)
         self.graph_view._fitted_for = None

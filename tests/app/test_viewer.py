@@ -46,10 +46,14 @@ def test_drop_runs_inference_and_draws(qtbot, make_window, noise_image):
     assert len(e.summaries) == len(e.times)
     g = w.current_display_graph()
     assert g is not None and g.t_obj == pytest.approx(1.5)
-    # views show the displayed graph
-    assert sorted(w.image_view.drawn_objects()) == sorted(o.index for o in g.objects)
+    # views show the displayed graph: with "only related" the objects of the top-K relations
     related = {r.subject for r in g.relations} | {r.object for r in g.relations}
+    assert set(w.image_view.drawn_objects()) == related
     assert set(w.graph_view.nodes) == related
+    w.unrelated_box.setChecked(False)
+    assert sorted(w.image_view.drawn_objects()) == sorted(o.index for o in g.objects)
+    assert set(w.graph_view.nodes) == {o.index for o in g.objects}
+    w.unrelated_box.setChecked(True)
     assert len(w.graph_view.edge_labels()) == len(g.relations) <= w.state.top_k
     assert w.tables.obj_model.rowCount() == len(g.objects)
     assert w.tables.rel_model.rowCount() == len(g.relations)

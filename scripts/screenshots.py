@@ -1,0 +1,121 @@
+#!/usr/bin/env python
+"""Render nodis-viewer screenshots offscreen into docs/screenshots/ (for the README and docs/viewer.md).
+
+    python scripts/screenshots.py [--weights PATH] [--out docs/screenshots] [--size 1600x1000]
+
+Opens the sample images (resources/samples, which carry Visual Genome ground truth), waits for
+inference and the decoding of every ODE time, and grabs the main window in a few states:
+
+* ``main.png``      SGDet at t_end, boxes and nodes coloured per object;
+* ``gt.png``        the same with ground-truth colouring (green correct, red wrong, orange missed);
+* ``time.png``      t = 0.5: what changed relative to t_end is outlined in amber, R@K in the plot;
+* ``unlinked.png``  object ODE at t_end, predicate ODE at t = 0.3 (unlinked sliders);
+* ``predcls.png``   PredCls on the ground-truth boxes (editable box handles);
+* ``graph.png``     the scene-graph panel alone.
+
+Settings are kept in a temporary folder, so your own viewer settings are not touched.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--weights", default=None, help="checkpoint (default: the shipped demo model)")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--size", default="1600x1000")
+    ap.add_argument("--images", nargs="*", default=[str(ROOT / "resources" / "samples")])
+    ap.add_argument("--pick", default="4003.jpg", help="file name of the image to show")
+    args = ap.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["NODIS_VIEWER_QUIET"] = "1"
+
+    from PySide6.QtCore import QCoreApplication, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    tmp = tempfile.mkdtemp(prefix="nodis-viewer-shots-")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tmp)
+    QCoreApplication.setOrganizationName("nodis")
+    QCoreApplication.setApplicationName("nodis-viewer")
+    app = QApplication(sys.argv[:1])
+    from app import qtfix
+    from app.main import apply_dark_palette
+
+    qtfix.install()
+    apply_dark_palette(app)
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
+    from app.window import MainWindow
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    win = MainWindow(weights=args.weights)
+    win.quiet = True
+    win.resize(w, h)
+    win.show()
+
+    def pump(seconds: float = 0.3) -> None:
+        end = time.time() + seconds
+        while time.time() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    def wait(cond, what: str, timeout: float = 900.0) -> None:
+        end = time.time() + timeout
+        while not cond():
+            app.processEvents()
+            time.sleep(0.02)
+            if time.time() > end:
+                raise SystemExit(f"timed out waiting for {what}")
+
+    def shot(name: str, widget=None) -> None:
+        pump(0.4)
+        path = out / name
+        (widget or win).grab().save(str(path))
+        print("wrote", path)
+
+    wait(lambda: win.engine.model is not None, "the model")
+    win.open_paths(args.images)
+    target = next((e for e in win.state.entries if e.name == args.pick), win.state.entries[0])
+    win.state.set_current(target.eid)
+    wait(lambda: target.status == "done" and target.progress[1] and target.progress[0] >= target.progress[1],
+         "inference on " + target.name)
+    win.act_gt.setChecked(False)
+    win.time_panel.jump_to_end()
+    win.relayout()
+    shot("main.png")
+    shot("graph.png", win.graph_panel)
+    win.act_gt.setChecked(True)
+    shot("gt.png")
+    win.act_gt.setChecked(False)
+    win.state.set_time(0.5)
+    shot("time.png")
+    win.state.set_linked(False)
+    win.state.set_time_index(gi_obj=win.state.index_of(target.t_end), gi_rel=win.state.index_of(0.3))
+    wait(lambda: win.state.raw_graph() is not None, "the unlinked graph", 120)
+    shot("unlinked.png")
+    win.state.set_linked(True)
+    win.time_panel.jump_to_end()
+    win.state.set_mode("predcls")
+    wait(lambda: target.status == "done" and target.mode == "predcls" and target.progress[1]
+         and target.progress[0] >= target.progress[1], "PredCls", 300)
+    win.time_panel.jump_to_end()
+    shot("predcls.png")
+    win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
