@@ -21,6 +21,8 @@ from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from nodis.render import STATUS_COLORS, graph_layout, node_labels, object_color, text_color_for
 
+from .image_view import Layer
+
 SCENE_W, SCENE_H = 1000.0, 750.0
 CHANGED = QColor(255, 196, 0)
 EDGE_DEFAULT_ALPHA = 230
@@ -76,7 +78,7 @@ class _Signals(QObject):
     edgeClicked = Signal(int, int, bool)
 
 
-class NodeItem(pg.GraphicsObject):
+class NodeItem(QGraphicsItem):
     """A node: a rounded label box of constant screen size, draggable."""
 
     def __init__(self, key, text: str, fill: QColor, fg: QColor, border: QColor, signals: _Signals, font: QFont,
@@ -143,7 +145,7 @@ class NodeItem(pg.GraphicsObject):
             self.signals.nodeMoved.emit(self.key, float(self.pos().x()), float(self.pos().y()))
 
 
-class EdgeLabel(pg.GraphicsObject):
+class EdgeLabel(QGraphicsItem):
     """The predicate label of an edge: a pill of constant screen size, clickable."""
 
     def __init__(self, text: str, fg: QColor, bg: QColor, border: QColor | None, font: QFont, on_click,
@@ -179,7 +181,7 @@ class EdgeLabel(pg.GraphicsObject):
             ev.ignore()
 
 
-class EdgeItem(pg.GraphicsObject):
+class EdgeItem(QGraphicsItem):
     """A directed edge ``src -> dst`` in scene units, bent when the reverse edge exists."""
 
     def __init__(self, src: NodeItem, dst: NodeItem, color: QColor, width: float, bend: float, label: EdgeLabel | None,
@@ -191,12 +193,13 @@ class EdgeItem(pg.GraphicsObject):
         self.signals = signals
         src.edges.append(self)
         dst.edges.append(self)
+        self.vb = None  # set by GraphView: the ViewBox whose pixel size scales arrowheads and clipping
         self._path = QPainterPath()
         self._head = QPolygonF()
         self._rect = QRectF()
 
     def _px(self) -> float:
-        vb = self.getViewBox()
+        vb = self.vb
         if vb is None:
             return 1.0
         try:
@@ -325,6 +328,7 @@ class GraphView(QWidget):
         self.nodes: dict = {}
         self.edges: list[EdgeItem] = []
         self._items: list = []
+        self._layer: Layer | None = None
         self.node_font = QFont()
         self.node_font.setPointSizeF(10.0)
         self.node_font.setBold(True)
@@ -337,8 +341,9 @@ class GraphView(QWidget):
 
     # ------------------------------------------------------------------ drawing
     def clear(self) -> None:
-        for it in self._items:
-            self.vb.removeItem(it)
+        if self._layer is not None:
+            self.vb.removeItem(self._layer)
+            self._layer = None
         self._items, self.nodes, self.edges = [], {}, []
 
     def show_message(self, text: str) -> None:
@@ -357,6 +362,7 @@ class GraphView(QWidget):
         self.clear()
         if graph is None:
             return
+        self._layer = Layer()
         self.show_message("" if graph.objects else "no objects above the threshold")
         hl = highlight_objects or set()
         sel_rel = selected_relations or set()
@@ -482,13 +488,16 @@ class GraphView(QWidget):
                 self._add(edge)
                 self._add(label)
                 self.edges.append(edge)
+        self.vb.addItem(self._layer)
         self._relayout_edges()
         if fit_key is not None and fit_key != self._fitted_for:
             self._fitted_for = fit_key
             self.fit()
 
     def _add(self, item) -> None:
-        self.vb.addItem(item)
+        if isinstance(item, EdgeItem):
+            item.vb = self.vb
+        item.setParentItem(self._layer)
         self._items.append(item)
 
     def _relayout_edges(self, *_):

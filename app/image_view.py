@@ -75,7 +75,22 @@ class ImageViewBox(pg.ViewBox):
                 self.boxDrawn.emit(rect)
 
 
-class BoxItem(pg.GraphicsObject):
+class Layer(QGraphicsItem):
+    """An invisible parent for many light items: adding or removing it is one scene operation
+    (adding each item to a pyqtgraph ViewBox separately costs far more)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF()
+
+    def paint(self, *args) -> None:  # pragma: no cover - no contents
+        pass
+
+
+class BoxItem(QGraphicsItem):
     """One object's box in image coordinates (cosmetic pen: constant screen width)."""
 
     def __init__(self, oid: int, box, color: QColor, width: float = 2.0, dashed: bool = False) -> None:
@@ -98,7 +113,7 @@ class BoxItem(pg.GraphicsObject):
         p.drawRect(self.rect)
 
 
-class TagItem(pg.GraphicsObject):
+class TagItem(QGraphicsItem):
     """A label tag ("dog 0.93") anchored at an image point, drawn at constant screen size."""
 
     def __init__(self, text: str, bg: QColor, fg: QColor, font: QFont, border: QColor | None = None,
@@ -177,7 +192,8 @@ class ImageView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.gv)
-        self._items: list[pg.GraphicsObject] = []
+        self._items: list[QGraphicsItem] = []
+        self._layer: Layer | None = None
         self._rois: list[pg.RectROI] = []
         self._objects = []
         self._class_names = None
@@ -227,8 +243,9 @@ class ImageView(QWidget):
 
     # ------------------------------------------------------------------ boxes
     def clear_boxes(self) -> None:
-        for it in self._items:
-            self.vb.removeItem(it)
+        if self._layer is not None:
+            self.vb.removeItem(self._layer)
+            self._layer = None
         self._items = []
         self._objects = []
 
@@ -243,6 +260,8 @@ class ImageView(QWidget):
             return
         self._objects = list(graph.objects)
         self._class_names = graph.class_names
+        self._layer = Layer()
+        self._layer.setZValue(10)
         labels = labels or node_labels(graph)
         ref = {o.index: o for o in reference.objects} if reference is not None else None
         highlight = highlight or set()
@@ -298,8 +317,10 @@ class ImageView(QWidget):
                 tag.setZValue(950)
                 self._add(tag)
 
+        self.vb.addItem(self._layer, ignoreBounds=True)
+
     def _add(self, item) -> None:
-        self.vb.addItem(item, ignoreBounds=True)
+        item.setParentItem(self._layer)
         self._items.append(item)
 
     def drawn_objects(self) -> list[int]:
