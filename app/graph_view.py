@@ -343,6 +343,9 @@ class GraphView(QWidget):
     def clear(self) -> None:
         if self._layer is not None:
             self.vb.removeItem(self._layer)
+            # keep the removed items alive until the next redraw: a mouse event being delivered may
+            # still refer to one of them (a click that changes the selection triggers this redraw)
+            self._retired = self._layer
             self._layer = None
         self._items, self.nodes, self.edges = [], {}, []
 

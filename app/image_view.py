@@ -245,6 +245,9 @@ class ImageView(QWidget):
     def clear_boxes(self) -> None:
         if self._layer is not None:
             self.vb.removeItem(self._layer)
+            # keep the removed items alive until the next redraw: a mouse event being delivered may
+            # still refer to one of them (a click that changes the selection triggers this redraw)
+            self._retired = self._layer
             self._layer = None
         self._items = []
         self._objects = []

@@ -299,7 +299,7 @@ def test_selection_syncs_image_graph_and_tables(qtbot, make_window, noise_image)
     r = g.relations[0]
     # click an edge in the graph -> both boxes highlighted, relation row selected
     w.graph_view.edgeClicked.emit(r.subject, r.object, False)
-    assert w.state.selected_relations == {(r.subject, r.object)}
+    qtbot.waitUntil(lambda: w.state.selected_relations == {(r.subject, r.object)}, timeout=2000)
     pens = w.image_view.box_pens()
     assert pens[r.subject].widthF() > pens[next(i for i in pens if i not in (r.subject, r.object))].widthF()
     sel_rows = w.tables.rel_view.selectionModel().selectedRows()
@@ -309,7 +309,7 @@ def test_selection_syncs_image_graph_and_tables(qtbot, make_window, noise_image)
     cx, cy = (o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2
     hit = w.image_view.object_at(cx, cy)
     w.image_view.objectClicked.emit(hit.index, False)
-    assert w.state.selected_objects == {hit.index}
+    qtbot.waitUntil(lambda: w.state.selected_objects == {hit.index}, timeout=2000)
     w.act_clear_sel.trigger()
     assert not w.state.selected_objects and not w.state.selected_relations
     # dragging a node keeps its new position across t
@@ -363,3 +363,88 @@ def test_bad_checkpoint_is_reported_and_app_carries_on(qtbot, make_window, tmp_p
     qtbot.waitUntil(lambda: "failed" in w.model_label.text(), timeout=30000)
     assert "could not be loaded" in w.last_error
     assert w.isVisible()
+
+
+def test_real_mouse_on_graph_and_image(qtbot, make_window, noise_image):
+    from .conftest import wait_done as _wait
+
+    w = make_window()
+    w.open_paths([noise_image])
+    _wait(qtbot, w, decoded=False)
+    QTest.qWait(100)
+    gv = w.graph_view
+    gv.fit()
+    QTest.qWait(50)
+    key, node = next(iter(gv.nodes.items()))
+    start = (node.pos().x(), node.pos().y())
+    # drag a node 80 scene units to the right: it moves, its edges follow, the layout remembers it
+    drag_on_view(gv, start, (start[0] + 80, start[1] + 10))
+    moved = w.state.current.layout[key]
+    assert moved[0] == pytest.approx(start[0] + 80, abs=8) and moved[1] == pytest.approx(start[1] + 10, abs=8)
+    assert gv.nodes[key].pos().x() == pytest.approx(moved[0])
+    # click a predicate label: that relation is selected
+    edge = next(e for e in gv.edges if e.key is not None)
+    lp = edge.label.pos()
+    vp = gv.gv.viewport()
+    p = gv.gv.mapFromScene(edge.label.mapToScene(0, 0))
+    L = Qt.MouseButton.LeftButton
+    _send_mouse(vp, QEvent.Type.MouseButtonPress, p, L, L)
+    _send_mouse(vp, QEvent.Type.MouseButtonRelease, p, L, Qt.MouseButton.NoButton)
+    qtbot.waitUntil(lambda: w.state.selected_relations == {edge.key}, timeout=2000)
+    # hovering a box on the image reports that object
+    hovered = []
+    w.image_view.objectHovered.connect(hovered.append)
+    g = w.image_view._objects
+    o = min(g, key=lambda o: (o.box[2] - o.box[0]) * (o.box[3] - o.box[1]))
+    cx, cy = (o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2
+    q = w.image_view.gv.mapFromScene(w.image_view.vb.mapViewToScene(QPointF(cx, cy)))
+    _send_mouse(w.image_view.gv.viewport(), QEvent.Type.MouseMove, q, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
+    qtbot.waitUntil(lambda: bool(hovered) and hovered[-1] == w.image_view.object_at(cx, cy).index, timeout=3000)
+
+
+def test_tooltips_and_helpers():
+    from app.image_view import class_tooltip, smallest_box_at
+    from app.graph_view import compute_layout, to_scene, to_unit
+    from nodis.export import example_scene_graph
+
+    g = example_scene_graph()
+    man = g.object_by_index(0)
+    man.class_scores = [0.05] + [0.0] * 150
+    man.class_scores[g.class_names.index("man")] = 0.7
+    man.class_scores[g.class_names.index("person")] = 0.25
+    tip = class_tooltip(man, g.class_names)
+    assert "man" in tip and "0.700" in tip and "person" in tip and "background" in tip
+    hat = g.object_by_index(2)
+    assert smallest_box_at(g.objects, 290, 60).index == hat.index
+    assert smallest_box_at(g.objects, 5, 470) is None
+    assert to_unit(*to_scene(0.25, 0.75)) == pytest.approx((0.25, 0.75))
+    lay = compute_layout([g])
+    assert set(lay) == {o.index for o in g.objects}
+    # existing positions are kept; new objects are added
+    lay2 = compute_layout([g], existing={0: (1.0, 2.0)})
+    assert lay2[0] == (1.0, 2.0) and set(lay2) == set(lay)
+
+
+def test_keyboard_shortcuts(qtbot, make_window, make_noise):
+    w = make_window()
+    w.open_paths([make_noise("a.png", 1), make_noise("b.png", 2)])
+    w.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=3000)
+    first = w.state.current_id
+    QTest.keyClick(w, Qt.Key.Key_D)
+    assert w.state.current_id != first
+    QTest.keyClick(w, Qt.Key.Key_A)
+    assert w.state.current_id == first
+    QTest.keyClick(w, Qt.Key.Key_3)
+    assert w.state.mode == "predcls"
+    QTest.keyClick(w, Qt.Key.Key_1)
+    assert w.state.mode == "sgdet"
+    wait_done(qtbot, w, decoded=False)
+    QTest.keyClick(w, Qt.Key.Key_Home)
+    assert w.state.t_obj() == 0.0
+    QTest.keyClick(w, Qt.Key.Key_E)
+    assert w.state.t_obj() == pytest.approx(1.5)
+    QTest.keyClick(w, Qt.Key.Key_L)
+    assert not w.state.linked
+    QTest.keyClick(w, Qt.Key.Key_G)
+    assert not w.state.compare_gt
