@@ -398,7 +398,7 @@ class GraphView(QWidget):
                     node.setToolTip(tip + ("<br>new since t_end" if o.index not in ref
                                            else f"<br>t_end: {html.escape(ref[o.index].name)}"))
             node.setPos(*pos)
-            node.setZValue(20)
+            node.setZValue(40)
             self._add(node)
             self.nodes[o.index] = node
         # missed ground-truth objects
@@ -419,7 +419,7 @@ class GraphView(QWidget):
                                 qcolor(STATUS_COLORS["missed"]), self.signals, self.node_font, 2.0, dashed=True,
                                 tooltip="missed ground-truth object")
                 node.setPos(*pos)
-                node.setZValue(19)
+                node.setZValue(39)
                 self._add(node)
                 self.nodes[key] = node
         pairs = {(r.subject, r.object) for r in graph.relations}

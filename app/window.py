@@ -1117,7 +1117,7 @@ class MainWindow(QMainWindow):
         g = self.state.filter_graph(raw)
         if self.state.hide_unrelated:
             g = focus_graph(g, len(g.relations) or (self.state.top_k or None))
-        layout = {k: to_unit(*xy) for k, xy in e.layout.items()} if e.layout else None
+        layout = self.unit_layout(e, g)
         gt = e.gt if self.state.compare_gt else None
         strip = None
         if e.times is not None:
@@ -1127,6 +1127,20 @@ class MainWindow(QMainWindow):
         title = f"{e.name}   t = {g.t_obj:.2f}" + (f" / {g.t_rel:.2f}" if g.t_rel != g.t_obj else "")
         return ExportItem(e.eid, e.path, g, layout=layout, gt=gt, top_k=self.state.top_k or None,
                           strip_graphs=strip, filter_fn=self._filter_fn(), title=title)
+
+    def unit_layout(self, e: ImageEntry, g) -> dict | None:
+        """The viewer's node positions for the nodes of ``g`` (and ground-truth nodes), fitted to the
+        unit square with y up — the layout convention of :func:`nodis.render.draw_graph`."""
+        keys = [o.index for o in g.objects if o.index in e.layout]
+        if self.state.compare_gt and e.gt is not None:
+            keys += [k for k in e.layout if isinstance(k, tuple)]
+        if not keys:
+            return None
+        pts = np.array([to_unit(*e.layout[k]) for k in keys], dtype=np.float64)
+        lo, hi = pts.min(0), pts.max(0)
+        span = np.where(hi - lo > 1e-9, hi - lo, 1.0)
+        pts = np.where(hi - lo > 1e-9, (pts - lo) / span, 0.5)
+        return {k: (float(x), float(y)) for k, (x, y) in zip(keys, pts)}
 
     def export_to(self, fmt: str, path: str | Path) -> int | None:
         """Export the current image's graph as ``fmt`` to ``path`` (on the worker). Returns the call token."""
