@@ -355,7 +355,7 @@ class GraphView(QWidget):
 
     def set_graph(self, graph, layout: dict, *, hide_unrelated: bool = True, reference=None,
                   highlight_objects: set | None = None, selected_relations: set | None = None,
-                  match=None, gt=None, fit_key=None) -> None:
+                  match=None, gt=None, fit_key=None, labels: dict | None = None) -> None:
         """Draw ``graph`` (already filtered) with node positions from ``layout`` (scene units).
 
         ``reference``: the graph at t_end; relations that are new or whose predicate changed get an
@@ -369,7 +369,7 @@ class GraphView(QWidget):
         self.show_message("" if graph.objects else "no objects above the threshold")
         hl = highlight_objects or set()
         sel_rel = selected_relations or set()
-        labels = node_labels(graph)
+        labels = labels or node_labels(graph)
         related = {r.subject for r in graph.relations} | {r.object for r in graph.relations}
         objs = [o for o in graph.objects if (not hide_unrelated or o.index in related or o.index in hl)]
         if hide_unrelated and not graph.relations:

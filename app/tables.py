@@ -102,13 +102,13 @@ class TablesWidget(QTabWidget):
         self.obj_view.selectionModel().selectionChanged.connect(self._obj_sel)
         self.rel_view.selectionModel().selectionChanged.connect(self._rel_sel)
 
-    def set_graph(self, graph, reference=None, match=None) -> None:
+    def set_graph(self, graph, reference=None, match=None, labels: dict | None = None) -> None:
         if graph is None:
             self.obj_model.set_rows([])
             self.rel_model.set_rows([])
             self._retitle()
             return
-        labels = node_labels(graph)
+        labels = labels or node_labels(graph)
         ref_o = {o.index: o for o in reference.objects} if reference is not None else None
         ref_r = {(r.subject, r.object): r for r in reference.relations} if reference is not None else None
         rows = []

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDockWidget, QD
 
 from nodis.data.transforms import IMAGE_SUFFIXES, load_image
 from nodis.errors import NodisError
-from nodis.render import focus_graph, match_ground_truth, node_labels
+from nodis.render import focus_graph, match_ground_truth
 
 from . import qtfix
 from .dialogs import AboutDialog, BatchExportDialog, ShortcutsDialog
@@ -857,16 +857,38 @@ class MainWindow(QMainWindow):
             now = {o.index for o in g.objects}
             ref_shown = self._focus(ref) if self.state.hide_unrelated else ref
             ghosts = [o for o in ref_shown.objects if o.index not in now]
-        self.image_view.set_graph(shown, reference=ref, highlight=hl, match=match, gt=gt, labels=node_labels(g),
+        labels = self.stable_labels(e, g)
+        self.image_view.set_graph(shown, reference=ref, highlight=hl, match=match, gt=gt, labels=labels,
                                   ghosts=ghosts)
         self.graph_view.set_graph(g, e.layout, hide_unrelated=self.state.hide_unrelated, reference=ref,
                                   highlight_objects=hl, selected_relations=self.state.selected_relations,
-                                  match=match, gt=gt, fit_key=(e.eid, e.jid, gt is not None))
-        self.tables.set_graph(g, reference=ref, match=match)
+                                  match=match, gt=gt, fit_key=(e.eid, e.jid, gt is not None), labels=labels)
+        self.tables.set_graph(g, reference=ref, match=match, labels=labels)
         self.tables.show_selection(self.state.selected_objects, self.state.selected_relations)
         self._last_drawn = g
         if self.image_view.editable_boxes() != e.boxes and e.mode != "sgdet":
             self._refresh_editing()
+
+    def stable_labels(self, e: ImageEntry, g) -> dict[int, str]:
+        """Display names that do not change while ``t`` moves: objects sharing a name are numbered by
+        their rank among every object that has that name at any decoded ``t`` ("grass 2" stays
+        "grass 2" even when another grass object appears at some other t)."""
+        key = (e.jid, len(e.graphs), self.state.obj_threshold)
+        if getattr(e, "_label_key", None) != key:
+            ids: dict[str, set[int]] = {}
+            thr = self.state.obj_threshold
+            for gr in e.graphs.values():
+                for o in gr.objects:
+                    if o.score >= thr:
+                        ids.setdefault(o.name, set()).add(o.index)
+            e._label_rank = {name: {i: k + 1 for k, i in enumerate(sorted(v))} for name, v in ids.items()}
+            e._label_key = key
+        ranks = e._label_rank
+        out = {}
+        for o in g.objects:
+            r = ranks.get(o.name, {})
+            out[o.index] = f"{o.name} {r[o.index]}" if len(r) > 1 and o.index in r else o.name
+        return out
 
     @staticmethod
     def _focus(g, keep=()):

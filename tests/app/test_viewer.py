@@ -77,6 +77,10 @@ def test_slider_changes_graph_without_rerunning_the_model(qtbot, make_window, no
     raw0, raw_end = e.graphs[(0, 0)], e.graphs[(w.state.index_of(1.5),) * 2]
     assert [r.score for r in raw0.relations] != [r.score for r in raw_end.relations]
     assert w.tables.relation_rows() != rows_end  # the tables followed
+    # display names do not renumber while t moves
+    lab0, lab_end = w.stable_labels(e, g0), w.stable_labels(e, at_end)
+    same = [o.index for o in g0.objects if any(p.index == o.index and p.name == o.name for p in at_end.objects)]
+    assert same and all(lab0[i] == lab_end[i] for i in same)
     assert w.time_panel.obj_label.text().startswith("t = 0.00")
     # keyboard: E jumps back to t_end, Right steps one grid point
     w.act_t_end.trigger()
