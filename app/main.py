@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 
@@ -77,7 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     win.show()
     if args.images:
         QTimer.singleShot(0, lambda: win.open_paths(args.images))
-    return app.exec()
+    rc = app.exec()
+    if win.engine.is_running() and not win.engine.shutdown(2000):
+        # an inference is still running on the worker thread and cannot be interrupted; settings are
+        # saved, so leave without waiting for it (destroying a running QThread would abort)
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    return rc
 
 
 if __name__ == "__main__":  # pragma: no cover

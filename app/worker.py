@@ -227,12 +227,18 @@ class Engine(QObject):
     def is_busy(self) -> bool:
         return self._busy
 
-    def shutdown(self, timeout_ms: int = 5000) -> None:
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Stop the worker after its current task. Returns False when it is still busy after
+        ``timeout_ms`` (an inference cannot be interrupted mid-solve)."""
         with self._cv:
             self._stop = True
             self._jobs.clear()
+            self._calls.clear()
             self._cv.notify_all()
-        self._thread.wait(timeout_ms)
+        return bool(self._thread.wait(timeout_ms))
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
 
     # ------------------------------------------------------------------ worker-side helpers
     def graph_at(self, eid: int, t_obj: float | None = None, t_rel: float | None = None):

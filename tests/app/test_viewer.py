@@ -452,3 +452,27 @@ def test_keyboard_shortcuts(qtbot, make_window, make_noise):
     assert not w.state.linked
     QTest.keyClick(w, Qt.Key.Key_G)
     assert not w.state.compare_gt
+
+
+def test_main_entry_point_opens_images_and_quits(qtbot, small_model, noise_image, monkeypatch):
+    import app.worker
+    from app import main as entry
+    from app.window import MainWindow
+    from PySide6.QtCore import QTimer
+
+    monkeypatch.setattr(app.worker, "load_model", lambda weights=None, device=None: small_model)
+    seen = {}
+
+    def finish():
+        wins = [x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow) and x.isVisible()]
+        if not wins or not wins[-1].state.entries or wins[-1].state.entries[0].status != "done":
+            QTimer.singleShot(100, finish)
+            return
+        w = wins[-1]
+        seen.update(mode=w.state.mode, names=[e.name for e in w.state.entries], model=w.model_label.text())
+        w.close()
+        QApplication.instance().quit()
+
+    QTimer.singleShot(100, finish)
+    assert entry.main([str(noise_image), "--device", "cpu", "--mode", "sgdet", "--light"]) == 0
+    assert seen["names"] == ["noise.png"] and seen["mode"] == "sgdet" and "random-init" in seen["model"]
