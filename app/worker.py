@@ -5,10 +5,11 @@ One :class:`Engine` owns one worker thread and a small priority queue. Work is p
 1. loading the model;
 2. a scene graph the user is looking at right now (a slider position not decoded yet);
 3. inference for the image the user is looking at;
-4. decoding the remaining grid times of that image (so the slider, the tables and the time plot are
-   instant afterwards: each step is ``Trajectory.graph_at`` and is emitted as soon as it is ready);
-5. inference for the other queued images, in order;
-6. calls (exports) submitted with :meth:`Engine.call`.
+4. calls (exports) submitted with :meth:`Engine.call`;
+5. decoding the remaining grid times of the current image (so the slider, the tables and the time
+   plot are instant afterwards: each step is ``Trajectory.graph_at`` and is emitted as soon as it is
+   ready);
+6. inference for the other queued images, in order.
 
 The GUI thread never touches a :class:`nodis.trajectory.Trajectory`; it receives plain
 :class:`nodis.graph.SceneGraph` objects through queued signals. Every result carries the job id
