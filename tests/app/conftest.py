@@ -43,7 +43,7 @@ def small_model():
     torch.manual_seed(0)
     v = world_vocabulary()
     cfg = nodis.preset("demo", num_classes=v.num_classes, num_predicates=v.num_predicates, rpn_post_nms=32,
-                       max_objects=10)
+                       max_objects=10, hidden_dim=64, roi_dim=256, feat_channels=64)
     m = NODIS(cfg, v).eval()
     m.weights_name = "random-init"
     return m
@@ -108,7 +108,7 @@ def scene_with_gt(tmp_path):
     from nodis.data.world import render_scene, world_vocabulary
     from nodis.graph import ObjectNode, Relation, SceneGraph
 
-    img, ann = render_scene(3, 1)
+    img, ann = render_scene(31, 1)  # 5 objects, 4 relations: quick in every mode
     img = img.resize((img.width * 240 // img.height, 240))
     k = 240 / ann.height if hasattr(ann, "height") and ann.height else 1.0
     v = world_vocabulary()

@@ -309,7 +309,8 @@ def test_selection_syncs_image_graph_and_tables(qtbot, make_window, noise_image)
     sel_rows = w.tables.rel_view.selectionModel().selectedRows()
     assert len(sel_rows) >= 1
     # click inside a box on the image -> that object selected, node highlighted
-    o = min(g.objects, key=lambda o: (o.box[2] - o.box[0]) * (o.box[3] - o.box[1]))
+    drawn = w.image_view._objects
+    o = min(drawn, key=lambda o: (o.box[2] - o.box[0]) * (o.box[3] - o.box[1]))
     cx, cy = (o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2
     hit = w.image_view.object_at(cx, cy)
     w.image_view.objectClicked.emit(hit.index, False)
@@ -460,7 +461,13 @@ def test_main_entry_point_opens_images_and_quits(qtbot, small_model, noise_image
     from app.window import MainWindow
     from PySide6.QtCore import QTimer
 
+    from PySide6.QtCore import QEventLoop
+
     monkeypatch.setattr(app.worker, "load_model", lambda weights=None, device=None: small_model)
+    # run main()'s event loop as a nested loop: QApplication.exec() returning would mark the shared
+    # test QApplication as closing and stop cross-thread signals for the tests that follow
+    loop = QEventLoop()
+    monkeypatch.setattr(QApplication, "exec", lambda *a: loop.exec())
     seen = {}
 
     def finish():
@@ -471,8 +478,38 @@ def test_main_entry_point_opens_images_and_quits(qtbot, small_model, noise_image
         w = wins[-1]
         seen.update(mode=w.state.mode, names=[e.name for e in w.state.entries], model=w.model_label.text())
         w.close()
-        QApplication.instance().quit()
+        loop.quit()
 
     QTimer.singleShot(100, finish)
     assert entry.main([str(noise_image), "--device", "cpu", "--mode", "sgdet", "--light"]) == 0
     assert seen["names"] == ["noise.png"] and seen["mode"] == "sgdet" and "random-init" in seen["model"]
+
+
+def test_mode_switch_seeds_boxes_from_ground_truth_or_detections(qtbot, make_window, scene_with_gt, noise_image):
+    w = make_window()
+    w.open_paths([scene_with_gt, noise_image])
+    e_gt, e_noise = w.state.entries
+    wait_done(qtbot, w, e_gt, decoded=False)
+    # PredCls on an image with ground truth: its boxes and labels, and recall per t
+    w.state.set_mode("predcls")
+    qtbot.waitUntil(lambda: e_gt.mode == "predcls" and e_gt.status == "done" and bool(e_gt.summaries), timeout=30000)
+    assert e_gt.boxes_from_gt and len(e_gt.boxes) == len(e_gt.gt.labels)
+    assert e_gt.labels == [int(v) for v in e_gt.gt.labels]
+    g = w.current_display_graph()
+    assert g.mode == "predcls" and {o.name for o in g.objects} <= {w.state.vocab.classes[i] for i in e_gt.labels}
+    s = next(iter(e_gt.summaries.values()))
+    assert set(s.recall) == {20, 50, 100}
+    assert len(w.image_view.rois) == len(e_gt.boxes)
+    # SGCls on an image without ground truth: the boxes shown in SGDet become the given boxes
+    w.state.set_mode("sgdet")
+    w.state.set_current(e_noise.eid)
+    qtbot.waitUntil(lambda: e_noise.mode == "sgdet" and e_noise.status == "done" and bool(e_noise.graphs), timeout=30000)
+    shown = {tuple(round(v, 3) for v in o.box) for o in w._focus(w.current_display_graph()).objects}
+    w.state.set_mode("sgcls")
+    qtbot.waitUntil(lambda: e_noise.mode == "sgcls" and e_noise.status == "done" and bool(e_noise.graphs), timeout=30000)
+    assert {tuple(round(v, 3) for v in b) for b in e_noise.boxes} == shown
+    g = w.current_display_graph()
+    assert g.mode == "sgcls" and len(g.objects) == len(shown)
+    # removing every box leaves the image waiting for boxes
+    w.clear_boxes()
+    assert e_noise.status == "needs boxes" and w.current_display_graph() is None
