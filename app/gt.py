@@ -60,14 +60,37 @@ def _pick_vg(entries: list[dict], image: Path) -> dict | None:
     return None
 
 
+#: scene_graphs.json files larger than this are not read (the full Visual Genome file is ~700 MB;
+#: parsing it on the GUI thread would freeze the window)
+MAX_GT_BYTES = 64 * 1024 * 1024
+_cache: dict[tuple[str, float, int], tuple[Any, list | None]] = {}
+
+
+def _read(path: Path):
+    """(parsed JSON, validated VG entries or None), cached by path, mtime and size."""
+    from nodis.export import read_vg_scene_graphs
+
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime, st.st_size)
+    if key not in _cache:
+        if st.st_size > MAX_GT_BYTES:
+            raise ValueError(f"{path.name} is {st.st_size >> 20} MB; ground truth files over "
+                             f"{MAX_GT_BYTES >> 20} MB are not read by the viewer")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        is_sg = isinstance(data, dict) and str(data.get("schema", "")).startswith("nodis.scene_graph")
+        if len(_cache) > 32:
+            _cache.clear()
+        _cache[key] = (data, None if is_sg else read_vg_scene_graphs(path))
+    return _cache[key]
+
+
 def load_ground_truth_file(path: Path, image: Path, classes, predicates):
     """Ground truth for ``image`` from one JSON file (see module docstring), or None."""
-    from nodis.export import read_vg_scene_graphs, vg_to_ground_truth
+    from nodis.export import vg_to_ground_truth
 
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if isinstance(data, dict) and str(data.get("schema", "")).startswith("nodis.scene_graph"):
+    data, entries = _read(Path(path))
+    if entries is None:
         return _from_scene_graph(data, classes, predicates)
-    entries = read_vg_scene_graphs(path)
     entry = entries[0] if len(entries) == 1 and path.name != "scene_graphs.json" else _pick_vg(entries, image)
     if entry is None:
         return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QImageReader, QPainter, QPixmap
 from PySide6.QtWidgets import QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
@@ -79,6 +79,13 @@ class ImageList(QWidget):
         lay.addWidget(self.list)
         self._items: dict[int, QListWidgetItem] = {}
         self._thumbs: dict[int, QIcon] = {}
+        self._pending_thumbs: list[int] = []
+        pm = QPixmap(THUMB, THUMB)
+        pm.fill(QColor(45, 46, 50))
+        self._placeholder = QIcon(pm)
+        self._thumb_timer = QTimer(self)
+        self._thumb_timer.setInterval(0)
+        self._thumb_timer.timeout.connect(self._make_thumbs)
         self._syncing = False
         state.entriesChanged.connect(self.rebuild)
         state.entryChanged.connect(self.update_entry)
@@ -90,8 +97,8 @@ class ImageList(QWidget):
         self._items = {}
         for e in self.state.entries:
             if e.eid not in self._thumbs:
-                self._thumbs[e.eid] = QIcon(thumbnail(e.path))
-            it = QListWidgetItem(self._thumbs[e.eid], "")
+                self._pending_thumbs.append(e.eid)
+            it = QListWidgetItem(self._thumbs.get(e.eid, self._placeholder), "")
             it.setData(Qt.ItemDataRole.UserRole, e.eid)
             self.list.addItem(it)
             self._items[e.eid] = it
@@ -99,6 +106,23 @@ class ImageList(QWidget):
         self._syncing = False
         self._apply_filter(self.filter.text())
         self.show_current(self.state.current_id)
+        if self._pending_thumbs:
+            self._thumb_timer.start()
+
+    def _make_thumbs(self) -> None:
+        """Thumbnails a few at a time, so that opening a big folder does not freeze the window."""
+        for _ in range(6):
+            if not self._pending_thumbs:
+                self._thumb_timer.stop()
+                return
+            eid = self._pending_thumbs.pop(0)
+            e = self.state.entry(eid)
+            if e is None or eid in self._thumbs:
+                continue
+            self._thumbs[eid] = QIcon(thumbnail(e.path))
+            it = self._items.get(eid)
+            if it is not None:
+                it.setIcon(self._thumbs[eid])
 
     def _fill(self, it: QListWidgetItem, e: ImageEntry) -> None:
         it.setText(f"{e.name}\n{status_text(e)}")

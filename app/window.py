@@ -780,8 +780,9 @@ class MainWindow(QMainWindow):
         self._update_progress()
         self._refresh_editing()
         self.redraw()
-        if e is not None and e.status in (CANCELLED,) and not e.has_result:
-            self.schedule(e, e.mode)
+        if e is not None and not e.has_result and self.engine.model is not None and (
+                e.status == CANCELLED or (e.status == NEEDS_BOXES and self.state.mode == "sgdet")):
+            self.schedule(e, self.state.mode)  # looking at it: run it
 
     def _load_current_image(self) -> None:
         e = self.state.current

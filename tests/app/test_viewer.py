@@ -513,3 +513,38 @@ def test_mode_switch_seeds_boxes_from_ground_truth_or_detections(qtbot, make_win
     # removing every box leaves the image waiting for boxes
     w.clear_boxes()
     assert e_noise.status == "needs boxes" and w.current_display_graph() is None
+
+
+def test_ground_truth_files_next_to_images(tmp_path):
+    import shutil
+
+    from app.gt import find_ground_truth
+    from nodis.data.world import world_vocabulary
+    from nodis.export import example_scene_graph
+
+    v = world_vocabulary()
+    root = __import__("pathlib").Path(__file__).resolve().parents[2] / "resources" / "samples"
+    if not (root / "scene_graphs.json").is_file():
+        pytest.skip("samples not present")
+    # a VG scene_graphs.json in the folder: the entry whose image_id is the file stem
+    shutil.copy(root / "scene_graphs.json", tmp_path / "scene_graphs.json")
+    img = tmp_path / "4003.jpg"
+    shutil.copy(root / "4003.jpg", img)
+    gt, src = find_ground_truth(img, v.classes, v.predicates)
+    entry = next(e for e in json.loads((root / "scene_graphs.json").read_text()) if e["image_id"] == 4003)
+    assert src == "scene_graphs.json" and len(gt.labels) == len(entry["objects"])
+    assert len(gt.relations) == len(entry["relationships"])
+    # no entry for this stem -> none
+    other = tmp_path / "photo.jpg"
+    shutil.copy(root / "4003.jpg", other)
+    assert find_ground_truth(other, v.classes, v.predicates) == (None, "")
+    # a nodis scene graph sidecar wins; names outside the vocabulary are dropped
+    g = example_scene_graph()  # VG150 names: man, horse, hat, shirt, tree
+    (tmp_path / "photo.gt.json").write_text(g.to_json())
+    gt, src = find_ground_truth(other, v.classes, v.predicates)
+    assert src == "photo.gt.json"
+    assert sorted(v.classes[i] for i in gt.labels) == sorted(n for n in ("man", "horse", "hat", "shirt", "tree")
+                                                              if n in v.classes)
+    # a broken sidecar is ignored (logged), not fatal
+    (tmp_path / "photo.gt.json").write_text("{ not json")
+    assert find_ground_truth(other, v.classes, v.predicates) == (None, "")
