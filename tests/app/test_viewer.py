@@ -468,11 +468,17 @@ def test_main_entry_point_opens_images_and_quits(qtbot, small_model, noise_image
     # test QApplication as closing and stop cross-thread signals for the tests that follow
     loop = QEventLoop()
     monkeypatch.setattr(QApplication, "exec", lambda *a: loop.exec())
+
+    def no_exit(code):  # main() leaves with os._exit only when the worker is still busy
+        raise AssertionError(f"os._exit({code}) called: the worker was still running")
+
+    monkeypatch.setattr(entry.os, "_exit", no_exit)
     seen = {}
 
     def finish():
         wins = [x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow) and x.isVisible()]
-        if not wins or not wins[-1].state.entries or wins[-1].state.entries[0].status != "done":
+        if (not wins or not wins[-1].state.entries or wins[-1].state.entries[0].status != "done"
+                or wins[-1].engine.is_busy()):
             QTimer.singleShot(100, finish)
             return
         w = wins[-1]
