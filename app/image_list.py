@@ -7,7 +7,7 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QImageReader, QPainter, QPixmap
 from PySide6.QtWidgets import QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from .state import CANCELLED, DONE, FAILED, NEEDS_BOXES, QUEUED, RUNNING, MODE_TITLES, ImageEntry, ViewerState
+from .state import CANCELLED, DONE, FAILED, MODE_TITLES, NEEDS_BOXES, QUEUED, RUNNING, ImageEntry, ViewerState
 
 THUMB = 64
 STATUS_COLOURS = {QUEUED: (150, 150, 150), RUNNING: (100, 181, 246), DONE: (102, 187, 106), FAILED: (239, 83, 80),

@@ -7,7 +7,6 @@ import os
 import sys
 
 
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="nodis-viewer",

@@ -11,14 +11,20 @@ graph already decoded at that grid index (or asks the worker for it once).
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .state import ViewerState
 
@@ -216,7 +222,10 @@ class TimePanel(QWidget):
             self.obj_slider.setValue(gi_o)
             self.rel_slider.setValue(gi_r)
             t_end = self.state.current.t_end
-            mark = lambda t: "  ★ t_end" if abs(t - t_end) < 1e-6 else ("  (extrapolated)" if t > t_end + 1e-6 else "")
+
+            def mark(t: float) -> str:
+                return "  ★ t_end" if abs(t - t_end) < 1e-6 else ("  (extrapolated)" if t > t_end + 1e-6 else "")
+
             to, tr = float(ts[gi_o]), float(ts[gi_r])
             if self.state.linked:
                 self.obj_label.setText(f"t = {to:.2f}{mark(to)}")

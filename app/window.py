@@ -12,10 +12,26 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout,
-                               QLabel, QMainWindow, QMessageBox, QProgressBar, QSpinBox, QSplitter, QStyle, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSpinBox,
+    QSplitter,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from nodis.data.transforms import IMAGE_SUFFIXES, load_image
 from nodis.errors import NodisError
@@ -28,8 +44,18 @@ from .graph_view import GraphView, compute_layout, to_unit
 from .gt import find_ground_truth
 from .image_list import ImageList
 from .image_view import ImageView
-from .state import (CANCELLED, DONE, FAILED, MODE_TITLES, MODES, NEEDS_BOXES, QUEUED, RUNNING, ImageEntry,
-                    ViewerState)
+from .state import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    MODE_TITLES,
+    MODES,
+    NEEDS_BOXES,
+    QUEUED,
+    RUNNING,
+    ImageEntry,
+    ViewerState,
+)
 from .tables import TablesWidget
 from .time_panel import TimePanel
 from .worker import Engine, PredictJob
@@ -744,7 +770,7 @@ class MainWindow(QMainWindow):
             n_done = sum(1 for e in entries if e.status in (DONE, FAILED, CANCELLED))
             self.progress.setRange(0, len(entries))
             self.progress.setValue(n_done)
-            self.progress.setFormat(f"images %v/%m")
+            self.progress.setFormat("images %v/%m")
             self.progress.show()
             self.cancel_btn.show()
         elif decoding:

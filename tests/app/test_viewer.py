@@ -2,7 +2,6 @@
 import json
 
 import networkx as nx
-import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
@@ -389,7 +388,6 @@ def test_real_mouse_on_graph_and_image(qtbot, make_window, noise_image):
     assert gv.nodes[key].pos().x() == pytest.approx(moved[0])
     # click a predicate label: that relation is selected
     edge = next(e for e in gv.edges if e.key is not None)
-    lp = edge.label.pos()
     vp = gv.gv.viewport()
     p = gv.gv.mapFromScene(edge.label.mapToScene(0, 0))
     L = Qt.MouseButton.LeftButton
@@ -408,8 +406,8 @@ def test_real_mouse_on_graph_and_image(qtbot, make_window, noise_image):
 
 
 def test_tooltips_and_helpers():
-    from app.image_view import class_tooltip, smallest_box_at
     from app.graph_view import compute_layout, to_scene, to_unit
+    from app.image_view import class_tooltip, smallest_box_at
     from nodis.export import example_scene_graph
 
     g = example_scene_graph()
@@ -456,12 +454,11 @@ def test_keyboard_shortcuts(qtbot, make_window, make_noise):
 
 
 def test_main_entry_point_opens_images_and_quits(qtbot, small_model, noise_image, monkeypatch):
+    from PySide6.QtCore import QEventLoop, QTimer
+
     import app.worker
     from app import main as entry
     from app.window import MainWindow
-    from PySide6.QtCore import QTimer
-
-    from PySide6.QtCore import QEventLoop
 
     monkeypatch.setattr(app.worker, "load_model", lambda weights=None, device=None: small_model)
     # run main()'s event loop as a nested loop: QApplication.exec() returning would mark the shared
