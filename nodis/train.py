@@ -356,6 +356,7 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
     step, best = 0, -1.0
     resumed_from = 0
     val_history: list[dict] = []
+    t0 = time.time()
     if state_path.exists():
         st = torch.load(state_path, map_location="cpu", weights_only=True)
         if st.get("stage") == stage:
@@ -366,6 +367,9 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
             step, best = int(st["step"]), float(st.get("best", -1.0))
             val_history = list(st.get("val", []))
             resumed_from = step
+            t0 -= float(st.get("seconds", 0.0))  # the time budget counts time spent before the resume
+            if st.get("done"):  # finished earlier (possibly stopped by the time budget): do not train on
+                total = step
             log.info("resumed %s stage at step %d", stage, step)
     ddp = None
     if world > 1:
@@ -374,7 +378,6 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
     if stage == "relation":
         model.detector.eval()  # frozen detector: no dropout, BN statistics fixed (documented choice)
     history: list[dict] = []
-    t0 = time.time()
     bar = tqdm(total=total, initial=step, desc=f"{stage}", disable=not progress or rank != 0, dynamic_ncols=True)
     epoch = step // steps_per_epoch
     while step < total:
@@ -416,7 +419,8 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
                     save_checkpoint(model, best_path, info={"stage": stage, "step": step, "val": score})
             if rank == 0 and (end_of_epoch or step == total or step % 200 == 0 or over_budget):
                 state = {"stage": stage, "model": model.state_dict(), "optim": opt.state_dict(), "step": step,
-                         "best": best, "val": val_history}
+                         "best": best, "val": val_history, "done": bool(over_budget) or step >= total,
+                         "seconds": time.time() - t0}
                 if sched is not None:
                     state["sched"] = sched.state_dict()
                 tmp = state_path.with_suffix(".tmp")

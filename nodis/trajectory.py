@@ -42,7 +42,7 @@ class ObjectSet:
 
 class Trajectory:
     def __init__(self, model, fmap, rois, times, mode, scale, image_size, obj_probs, given_labels, class_boxes,
-                 nfe_obj, image=None, setup_seconds=0.0) -> None:
+                 nfe_obj, image=None, setup_seconds=0.0, given_boxes=None) -> None:
         self.model = model
         self.vocab = model.vocab
         self.cfg = model.cfg
@@ -56,6 +56,7 @@ class Trajectory:
         self.image_size = image_size
         self.obj_probs = obj_probs  # (G, N, C) torch CPU or None
         self.given_labels = given_labels
+        self.given_boxes = None if given_boxes is None else np.asarray(given_boxes, np.float64).reshape(-1, 4)
         self.class_boxes = class_boxes  # (N, C, 4) model pixels (sgdet)
         self.nfe_obj = int(nfe_obj)
         self.image = image
@@ -88,17 +89,16 @@ class Trajectory:
 
     def _decode_objects(self, gi: int) -> ObjectSet:
         n = self.num_objects_in
-        boxes_in = self.rois[:, 1:].detach().float().cpu()
         if self.mode == "predcls":
             ids = np.arange(n)
             labels = np.asarray(self.given_labels, np.int64)
-            return ObjectSet(ids, labels, np.ones(n, np.float32), None, (boxes_in / self.scale).numpy())
+            return ObjectSet(ids, labels, np.ones(n, np.float32), None, self.given_boxes)
         probs = self.obj_probs[gi]  # (N, C)
         if self.mode == "sgcls":
             p = probs[:, 1:]
             labels = (p.argmax(1) + 1).numpy() if n else np.zeros(0, np.int64)
             scores = p.max(1).values.numpy() if n else np.zeros(0, np.float32)
-            return ObjectSet(np.arange(n), labels, scores, probs.numpy(), (boxes_in / self.scale).numpy())
+            return ObjectSet(np.arange(n), labels, scores, probs.numpy(), self.given_boxes)
         return self._sgdet_objects(probs)
 
     def _sgdet_objects(self, probs: torch.Tensor) -> ObjectSet:
@@ -144,8 +144,18 @@ class Trajectory:
         none = masked.max(1).values <= 0  # suppressed everywhere: fall back to the plain arg-max
         labels[none] = kp[none, 1:].argmax(1) + 1
         scores = kp.gather(1, labels[:, None])[:, 0]
-        boxes = cboxes[ids, labels] / self.scale
+        boxes = self._to_image(cboxes[ids, labels])
         return ObjectSet(ids.numpy(), labels.numpy(), scores.numpy(), kp.numpy(), boxes.numpy())
+
+    def _to_image(self, boxes: torch.Tensor) -> torch.Tensor:
+        """Model-input pixels -> original-image pixels, inside ``[0, W] x [0, H]`` with x1 <= x2, y1 <= y2
+        (the +1-pixel box decoding can give x2 < x1 for sub-pixel widths)."""
+        W, H = self.image_size
+        b = boxes / self.scale
+        x = b[:, 0::2].clamp(0, W)
+        y = b[:, 1::2].clamp(0, H)
+        x1, y1 = x[:, 0], y[:, 0]
+        return torch.stack((x1, y1, torch.maximum(x[:, 1], x1), torch.maximum(y[:, 1], y1)), 1)
 
     @staticmethod
     def _empty_objects(num_classes: int) -> ObjectSet:

@@ -20,6 +20,7 @@ from torchvision.ops import box_iou
 from ..config import MODES, ModelConfig
 from ..data.transforms import ImageLike, load_image, prepare_image
 from ..errors import InputError
+from ..trajectory import Trajectory
 from ..vocab import Vocabulary
 from .detector import Detector, box_head
 from .objects import ObjectContext
@@ -159,8 +160,6 @@ class NODIS(nn.Module):
             >>> traj = model.predict("resources/samples/0.jpg")   # doctest: +SKIP
             >>> traj.graph_at(1.5).triplets(5)                    # doctest: +SKIP
         """
-        from ..trajectory import Trajectory
-
         t_start = time.perf_counter()
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -212,7 +211,7 @@ class NODIS(nn.Module):
             return Trajectory(
                 model=self, fmap=fmap, rois=rois, times=grid, mode=mode, scale=scale, image_size=(W, H),
                 obj_probs=obj_probs, given_labels=given_labels, class_boxes=class_boxes, nfe_obj=nfe_obj,
-                image=name, setup_seconds=seconds,
+                image=name, setup_seconds=seconds, given_boxes=given_boxes,
             )
         finally:
             self.train(was_training)
