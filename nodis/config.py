@@ -151,6 +151,9 @@ def preset(name: str, **overrides: Any) -> ModelConfig:
             pos_dim=32,
             hidden_dim=128,
             union_mask_size=27,
+            # trained from scratch, the release's trailing ReLU leaves every predicate logit dead at 0
+            # (only background is learned); the vg preset keeps it for the official weights
+            predicate_relu=False,
         )
     else:
         raise ConfigError(f"unknown preset {name!r}; choose 'vg' or 'demo'")

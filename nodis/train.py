@@ -74,7 +74,7 @@ def train_preset(name: str, **overrides) -> TrainConfig:
         # sized so that world generation + both stages fit in 90 minutes on a 2-core CPU; the time
         # budget is a safety net on slower machines (the run records where each stage stopped)
         cfg = TrainConfig(preset="demo", data="data/world", out="runs/demo", batch_size=8, det_epochs=2,
-                          rel_epochs=3, det_lr=2e-3, rel_lr=1e-3, optimizer="adam", sgdet_fraction=0.3,
+                          rel_epochs=2, det_lr=2e-3, rel_lr=1e-3, optimizer="adam", sgdet_fraction=0.3,
                           val_images=200, num_val_im=300, time_budget_min=42.0, workers=1,
                           extra={"world": (4000, 1000)})
     else:
@@ -269,7 +269,8 @@ class RelationLoss(nn.Module):
             fg.setdefault((s, o), p)
         objs_l = objs.tolist()
         cands = [(s, o) for s in objs_l for o in objs_l if s != o and (s, o) not in fg]
-        n_bg = max(0, min(len(cands), self.bg_pairs - len(fg)))
+        # negatives: as many as positives (at least 4), within bg_pairs candidates per image
+        n_bg = max(0, min(len(cands), self.bg_pairs - len(fg), max(len(fg), 4)))
         bg = self.rng.sample(cands, n_bg) if n_bg else []
         rows = [(s, o, p) for (s, o), p in fg.items()] + [(s, o, 0) for s, o in bg]
         return torch.tensor(rows, dtype=torch.long, device=dev).reshape(-1, 3)
