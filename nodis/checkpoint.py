@@ -106,7 +106,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"):
     except Exception as e:
         raise CheckpointError(f"{path}: cannot read tensors ({e})") from None
     _load_strict(model, state, str(path))
-    model.weights_name = header.get("weights_name", Path(path).stem)
+    model.weights_name = Path(path).stem
     model.checkpoint_info = header.get("info", {})
     return model.to(device).eval()
 
