@@ -420,7 +420,7 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
                     save_checkpoint(model, best_path, info={"stage": stage, "step": step, "val": score})
             if rank == 0 and (end_of_epoch or step == total or step % 200 == 0 or over_budget):
                 state = {"stage": stage, "model": model.state_dict(), "optim": opt.state_dict(), "step": step,
-                         "best": best, "val": val_history, "done": bool(over_budget) or step >= total,
+                         "best": best, "val": val_history, "done": bool(over_budget) or step >= planned,
                          "seconds": time.time() - t0}
                 if sched is not None:
                     state["sched"] = sched.state_dict()

@@ -319,8 +319,8 @@ def test_previous_output_as_box_source_and_worker_determinism(model, tmp_path):
         before = read_prediction(tmp_path / "a" / f"im{k}.json").graph_at()
         after = read_prediction(tmp_path / "c" / f"im{k}.json").graph_at()
         assert [o.name for o in after.objects] == [o.name for o in before.objects]
-        # given boxes are clipped to the last pixel (x <= W-1, y <= H-1) by the model
-        want = np.clip([o.box for o in before.objects], 0, [63, 47, 63, 47])
+        # given boxes are clipped to the image, [0, W] x [0, H], by the model
+        want = np.clip([o.box for o in before.objects], 0, [64, 48, 64, 48])
         assert np.allclose([o.box for o in after.objects], want, atol=1e-3)
 
 

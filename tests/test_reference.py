@@ -26,7 +26,7 @@ def _one_thread():
 def model():
     from tests.helpers import make_model
 
-    return make_model()
+    return make_model(predicate_relu=True)  # the released head, trailing ReLU included
 
 
 def test_sort_by_score_packs_as_released_in_the_production_order():
