@@ -105,22 +105,25 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"):
         state = load_file(str(path), device="cpu")
     except Exception as e:
         raise CheckpointError(f"{path}: cannot read tensors ({e})") from None
-    _load_strict(model, state, str(path))
+    _load_checked(model, state, str(path))
     model.weights_name = Path(path).stem
     model.checkpoint_info = header.get("info", {})
     return model.to(device).eval()
 
 
-def _load_strict(model, state: dict[str, torch.Tensor], source: str) -> None:
+def _load_checked(model, state: dict[str, torch.Tensor], source: str, require_all: bool = True) -> None:
+    """Load ``state`` into ``model`` after checking every key: no unknown key, no shape mismatch and
+    (``require_all``) no missing key; otherwise :class:`CheckpointError` naming the keys."""
     own = model.state_dict()
     problems = []
     for k, v in state.items():
         if k not in own:
-            problems.append(f"unexpected key {k!r}")
+            problems.append(f"key {k!r} has no place in the model")
         elif tuple(own[k].shape) != tuple(v.shape):
-            problems.append(f"key {k!r} has shape {tuple(v.shape)}, the model expects {tuple(own[k].shape)}")
-    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
-    problems += [f"missing key {k!r}" for k in missing]
+            problems.append(f"key {k!r}: shape {tuple(v.shape)} in the file, {tuple(own[k].shape)} in the model")
+    if require_all:
+        problems += [f"key {k!r} is missing from the file" for k in own
+                     if k not in state and not k.endswith("num_batches_tracked")]
     if problems:
         shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
         raise CheckpointError(f"{source}: checkpoint does not fit the model: {shown}")
@@ -195,20 +198,7 @@ def import_official(path: str | Path, cfg: ModelConfig | None = None, vocab: Voc
         cfg = cfg.replace(t_end=float(t_end))
     vocab = vocab or vg150()
     model = NODIS(cfg, vocab)
-    own = model.state_dict()
-    problems = []
-    for k, v in mapped.items():
-        if k not in own:
-            problems.append(f"key {k!r} has no place in the model")
-        elif tuple(own[k].shape) != tuple(v.shape):
-            problems.append(f"key {k!r}: shape {tuple(v.shape)} in the file, {tuple(own[k].shape)} in the model")
-    if not detector_only:
-        for k in own:
-            if k not in mapped and not k.endswith("num_batches_tracked"):
-                problems.append(f"key {k!r} is missing from the file")
-    if problems:
-        raise CheckpointError(f"{path}: " + "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else ""))
-    model.load_state_dict(mapped, strict=False)
+    _load_checked(model, mapped, str(path), require_all=not detector_only)
     model.weights_name = Path(path).stem
     kind = "detector" if detector_only else "NODIS"
     log.info("imported official %s checkpoint %s (%d tensors)", kind, path, len(mapped))
