@@ -21,9 +21,9 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
-from collections.abc import Callable, Iterable, Sequence
 
 from .errors import ExportError, InputError
 from .graph import ObjectNode, Relation, SceneGraph

@@ -17,11 +17,11 @@ from __future__ import annotations
 import colorsys
 import io
 import math
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from collections.abc import Hashable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont

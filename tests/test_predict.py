@@ -13,8 +13,20 @@ from nodis.data.world import world_vocabulary
 from nodis.errors import ConfigError, InputError
 from nodis.graph import SceneGraph
 from nodis.model import NODIS
-from nodis.predict import (SCHEMA, BoxSource, default_shard, expand_inputs, output_names, output_times,
-                           parse_formats, parse_shard, parse_times, predict_image, predict_paths, read_prediction)
+from nodis.predict import (
+    SCHEMA,
+    BoxSource,
+    default_shard,
+    expand_inputs,
+    output_names,
+    output_times,
+    parse_formats,
+    parse_shard,
+    parse_times,
+    predict_image,
+    predict_paths,
+    read_prediction,
+)
 from tests.helpers import make_image
 
 
