@@ -74,7 +74,7 @@ def train_preset(name: str, **overrides) -> TrainConfig:
         # sized so that world generation + both stages fit in 90 minutes on a 2-core CPU; the time
         # budget is a safety net on slower machines (the run records where each stage stopped)
         cfg = TrainConfig(preset="demo", data="data/world", out="runs/demo", batch_size=8, det_epochs=2,
-                          rel_epochs=2, det_lr=2e-3, rel_lr=1e-3, optimizer="adam", sgdet_fraction=0.3,
+                          rel_epochs=4, det_lr=2e-3, rel_lr=1e-3, optimizer="adam", sgdet_fraction=0.3,
                           val_images=200, num_val_im=300, time_budget_min=42.0, workers=1,
                           extra={"world": (4000, 1000)})
     else:
