@@ -48,10 +48,45 @@ def add_train(sub) -> None:
     p.add_argument("--workers", type=int, default=None, help="data-loading processes")
     p.add_argument("--time-budget", type=float, default=None, dest="time_budget_min",
                    help="stop each stage after this many minutes (checkpoint kept)")
+    p.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a model-config field, repeatable (e.g. --model object_ode=false for the "
+                        "Table 2 ablations; fields: `nodis info` of any checkpoint)")
     p.add_argument("--install", default=None, metavar="PATH",
                    help="also copy the final checkpoint here (e.g. weights/nodis-demo.safetensors)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_train)
+
+
+def parse_model_overrides(items: list[str]) -> dict:
+    """``["object_ode=false", "t_end=1.0"]`` -> typed overrides of :class:`nodis.config.ModelConfig` fields."""
+    import dataclasses
+
+    from .config import ModelConfig
+    from .errors import ConfigError
+
+    fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
+    defaults = ModelConfig()
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields:
+            raise ConfigError(f"--model {item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}")
+        kind = type(getattr(defaults, key))
+        raw = raw.strip()
+        try:
+            if kind is bool:
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                    raise ValueError(raw)
+                value = raw.lower() in ("true", "1", "yes", "on")
+            elif kind in (int, float, str):
+                value = kind(raw)
+            else:
+                value = json.loads(raw)
+        except ValueError as e:
+            raise ConfigError(f"--model {item!r}: {raw!r} is not a valid {kind.__name__}") from e
+        out[key] = value
+    return out
 
 
 def run_train(args) -> int:
@@ -61,7 +96,8 @@ def run_train(args) -> int:
 
     tcfg = train_preset(args.preset, data=args.data, out=args.out, seed=args.seed, batch_size=args.batch_size,
                         det_epochs=args.det_epochs, rel_epochs=args.rel_epochs, optimizer=args.optimizer,
-                        workers=args.workers, time_budget_min=args.time_budget_min)
+                        workers=args.workers, time_budget_min=args.time_budget_min,
+                        model=parse_model_overrides(args.model) or None)
     if args.preset == "demo" and not (Path(tcfg.data) / "VG-SGG.h5").exists():
         from .data.world import generate_world
 

@@ -63,6 +63,7 @@ class TrainConfig:
     workers: int = 2
     time_budget_min: float = 0.0  # stop a stage early when this many minutes are spent (0 = none)
     log_every: int = 20
+    model: dict = field(default_factory=dict)  # ModelConfig overrides, e.g. {"object_ode": False} (ablations)
     extra: dict = field(default_factory=dict)
 
 
@@ -311,7 +312,7 @@ def set_seed(seed: int) -> None:
 
 def build_model(tcfg: TrainConfig) -> NODIS:
     vocab = read_vocab(tcfg.data)
-    mcfg = preset(tcfg.preset, num_classes=vocab.num_classes, num_predicates=vocab.num_predicates)
+    mcfg = preset(tcfg.preset, **{**tcfg.model, "num_classes": vocab.num_classes, "num_predicates": vocab.num_predicates})
     set_seed(tcfg.seed)
     return NODIS(mcfg, vocab)
 

@@ -63,6 +63,7 @@ class Trajectory:
         self.setup_seconds = setup_seconds
         self._objects: dict[int, ObjectSet] = {}
         self._relations: dict[tuple, object] = {}
+        self._feature_cache: dict = {}  # label-independent pair features per pair set (see solve_relations)
         self._graphs: dict[tuple, SceneGraph] = {}
         self._lock = threading.RLock()
 
@@ -175,7 +176,7 @@ class Trajectory:
                 labels = torch.zeros(self.num_objects_in, dtype=torch.long, device=dev)
                 labels[ids] = torch.as_tensor(objs.labels, dtype=torch.long, device=dev)
                 self._relations[key] = self.model.solve_relations(self.fmap, self.rois, labels, pairs,
-                                                                  self._times_t)
+                                                                  self._times_t, cache=self._feature_cache)
             return self._relations[key]
 
     def precompute(self, relations: bool = True) -> int:
@@ -225,7 +226,7 @@ class Trajectory:
         return self._rank(objs, solve, gi_r)
 
     def _rank(self, objs: ObjectSet, solve, gi_r: int):
-        probs = solve.probs[gi_r].numpy() if solve.pairs.shape[0] else np.zeros((0, self.cfg.num_predicates), np.float32)
+        probs = solve.probs_at(gi_r).numpy() if solve.pairs.shape[0] else np.zeros((0, self.cfg.num_predicates), np.float32)
         if probs.shape[0] == 0:
             return np.zeros((0, 2), np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), probs
         score_of = dict(zip(objs.ids.tolist(), objs.scores.tolist()))

@@ -9,8 +9,8 @@ Modes: ``predcls`` (boxes + labels given), ``sgcls`` (boxes given), ``sgdet`` (i
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -68,14 +68,51 @@ def pair_order(n: int, cfg: ModelConfig, device, seed: int | None = None) -> tor
     return torch.randperm(n, generator=g).to(device)
 
 
-@dataclass
 class RelationSolve:
-    """One P-ODE solve: ``pairs (R,2)`` object indices, ``probs (G,R,P)`` softmax scores, NFE."""
+    """One P-ODE solve over a grid of ``G`` times for the pairs ``(R,2)`` of one image.
 
-    pairs: np.ndarray
-    probs: torch.Tensor
-    nfe: int
-    seconds: float
+    The ODE states are kept and decoded into predicate probabilities one grid time at a time, on
+    first use (:meth:`probs_at`), so the first scene graph costs one decoding instead of ``G``; once
+    every time is decoded the states are dropped. ``probs`` gives all times ``(G, R, P)``."""
+
+    def __init__(self, pairs: np.ndarray, states: torch.Tensor | None, inv: torch.Tensor | None, nfe: int,
+                 seconds: float, decode=None, num_times: int = 0, num_predicates: int = 0) -> None:
+        self.pairs = pairs
+        self.nfe = int(nfe)
+        self.seconds = float(seconds)
+        self._states = states  # (G, R, D) in sequence order
+        self._inv = inv  # rows of the given pair order in the sequence
+        self._decode = decode
+        self.num_times = int(states.shape[0]) if states is not None else int(num_times)
+        self.num_predicates = int(num_predicates)
+        self._probs: dict[int, torch.Tensor] = {}
+        self._lock = threading.Lock()
+
+    def probs_at(self, gi: int) -> torch.Tensor:
+        """Softmax predicate scores ``(R, P)`` (CPU float32) at grid index ``gi``."""
+        gi = int(gi) % max(self.num_times, 1)
+        with self._lock:
+            p = self._probs.get(gi)
+            if p is None:
+                if self.pairs.shape[0] == 0 or self._states is None:
+                    p = torch.zeros((0, self.num_predicates))
+                else:
+                    with torch.inference_mode():
+                        p = torch.softmax(self._decode(self._states[gi]), -1)[self._inv].float().cpu()
+                self._probs[gi] = p
+                if len(self._probs) >= self.num_times:
+                    self._states = None  # everything decoded: free the states
+            return p
+
+    @property
+    def probs(self) -> torch.Tensor:
+        """All grid times, ``(G, R, P)``."""
+        return torch.stack([self.probs_at(g) for g in range(self.num_times)]) if self.num_times else \
+            torch.zeros((0, len(self.pairs), self.num_predicates))
+
+    @property
+    def decoded_times(self) -> int:
+        return len(self._probs)
 
 
 class NODIS(nn.Module):
@@ -131,15 +168,28 @@ class NODIS(nn.Module):
     # ------------------------------------------------------------------ inference
     @torch.inference_mode()
     def solve_relations(self, fmap: torch.Tensor, rois: torch.Tensor, labels: torch.Tensor,
-                        pairs: torch.Tensor, times: torch.Tensor) -> RelationSolve:
-        """Predicate probabilities over ``times`` for ``pairs (R,2)`` of one image."""
+                        pairs: torch.Tensor, times: torch.Tensor, cache: dict | None = None) -> RelationSolve:
+        """The P-ODE over ``times`` for ``pairs (R,2)`` of one image; decoded lazily (:class:`RelationSolve`).
+
+        ``cache`` (a dict owned by the caller, e.g. a trajectory) keeps the label-independent visual
+        half of the front-end per pair set, so a re-solve with new labels for the same boxes (SGCls
+        while the object time moves) skips the union-box features and ``lstm_visual``."""
         t0 = time.perf_counter()
-        if pairs.shape[0] == 0:
-            G = times.numel()
-            return RelationSolve(np.zeros((0, 2), np.int64), torch.zeros((G, 0, self.cfg.num_predicates)), 0, 0.0)
-        states, nfe = self.relation_states(fmap, rois, labels, [pairs], times)
-        probs = torch.stack([torch.softmax(self.relation.decode(states[g]), -1) for g in range(states.shape[0])])
-        return RelationSolve(pairs.cpu().numpy(), probs.float().cpu(), nfe, time.perf_counter() - t0)
+        G, R, P = times.numel(), int(pairs.shape[0]), self.cfg.num_predicates
+        if R == 0:
+            return RelationSolve(np.zeros((0, 2), np.int64), None, None, 0, 0.0, num_times=G, num_predicates=P)
+        order = pair_order(R, self.cfg, fmap.device)
+        ordered = pairs[order]
+        key = ("visual", pairs.cpu().numpy().tobytes())
+        vis = cache.get(key) if cache is not None else None
+        if vis is None:
+            vis = self.relation.frontend_part(self.relation.visual_features(fmap, rois, ordered), [R], "visual")
+            if cache is not None:
+                cache[key] = vis
+        sem = self.relation.frontend_part(self.relation.semantic_features(labels, ordered), [R], "semantic")
+        states, nfe = self.relation.solve(torch.cat((vis, sem), 2), times)  # (G, R, 1, D)
+        return RelationSolve(pairs.cpu().numpy(), states[:, :, 0], torch.argsort(order), nfe,
+                             time.perf_counter() - t0, self.relation.decode, num_predicates=P)
 
     @torch.inference_mode()
     def predict(self, image: ImageLike, mode: str = "sgdet", boxes=None, labels=None, times=None,

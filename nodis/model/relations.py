@@ -103,30 +103,41 @@ class PredicateClassifier(nn.Module):
             head.append(nn.ReLU())
         self.fc_predicate = nn.Sequential(*head)
 
+    def visual_features(self, fmap: torch.Tensor, rois: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+        """``[v_s ; v_o ; v_u]`` of pairs ``(R,2)``: ``(R, 3C)``. Depends on boxes only, not on labels."""
+        obj_pool = crop_and_resize(fmap, rois, self.cfg.pool_size, 1.0 / self.cfg.feat_stride).mean((2, 3))
+        union = self.union_boxes(fmap, rois, pairs).mean((2, 3))
+        return torch.cat((obj_pool[pairs[:, 0]], obj_pool[pairs[:, 1]], union), 1)
+
+    def semantic_features(self, labels: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+        """``[E1(c_s) ; E2(c_o)]`` of pairs ``(R,2)``: ``(R, 2E)``."""
+        return torch.cat((self.obj_embed(labels[pairs[:, 0]]), self.obj_embed2(labels[pairs[:, 1]])), 1)
+
     def pair_features(self, fmap: torch.Tensor, rois: torch.Tensor, labels: torch.Tensor,
                       pairs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Visual ``(R, 3C)`` and semantic ``(R, 2E)`` features of pairs ``(R,2)``."""
-        obj_pool = crop_and_resize(fmap, rois, self.cfg.pool_size, 1.0 / self.cfg.feat_stride).mean((2, 3))
-        union = self.union_boxes(fmap, rois, pairs).mean((2, 3))
-        visual = torch.cat((obj_pool[pairs[:, 0]], obj_pool[pairs[:, 1]], union), 1)
-        semantic = torch.cat((self.obj_embed(labels[pairs[:, 0]]), self.obj_embed2(labels[pairs[:, 1]])), 1)
-        return visual, semantic
+        return self.visual_features(fmap, rois, pairs), self.semantic_features(labels, pairs)
 
     def frontend(self, visual: torch.Tensor, semantic: torch.Tensor, lengths: list[int]) -> torch.Tensor:
         """Per-image sequences (already ordered) -> padded time-major ``(T, B, 2H)``."""
-        vis = pad(visual, lengths)
-        sem = pad(semantic, lengths)
+        return torch.cat((self.frontend_part(visual, lengths, "visual"),
+                          self.frontend_part(semantic, lengths, "semantic")), 2)
+
+    def frontend_part(self, x: torch.Tensor, lengths: list[int], which: str) -> torch.Tensor:
+        """One half of :meth:`frontend` (``which`` = ``visual`` or ``semantic``): ``(T, B, H)``.
+        The halves are independent, so the visual half can be cached while labels change."""
+        xp = pad(x, lengths)
         if self.cfg.frontend == "lstm":
-            return torch.cat((self.lstm_visual(vis)[0], self.lstm_semantic(sem)[0]), 2)
-        v = torch.relu(self.fc_visual(vis))
-        s = torch.relu(self.fc_semantic(sem))
+            lstm = self.lstm_visual if which == "visual" else self.lstm_semantic
+            return lstm(xp)[0]
+        fc = self.fc_visual if which == "visual" else self.fc_semantic
+        y = torch.relu(fc(xp))
         if self.cfg.frontend == "gcnn":  # one graph convolution per image over its pairs
-            T = v.shape[0]
-            adj = torch.stack([F.pad(gcnn_adjacency(max(n, 1), v.device, v.dtype), (0, T - max(n, 1), 0, T - max(n, 1)))
+            T = y.shape[0]
+            adj = torch.stack([F.pad(gcnn_adjacency(max(n, 1), y.device, y.dtype), (0, T - max(n, 1), 0, T - max(n, 1)))
                                for n in lengths])  # (B,T,T), zero outside each image's pairs
-            v = torch.einsum("bij,jbd->ibd", adj, v)
-            s = torch.einsum("bij,jbd->ibd", adj, s)
-        return torch.cat((v, s), 2)
+            y = torch.einsum("bij,jbd->ibd", adj, y)
+        return y
 
     def solve(self, seq: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, int]:
         """``(T, B, D)`` -> ``(G, T, B, D)`` states and NFE (constant in time when the P-ODE is off)."""

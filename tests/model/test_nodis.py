@@ -129,3 +129,41 @@ def test_tiny_and_huge_aspect_images(demo_model):
         g = demo_model.predict(Image.new("RGB", size, (90, 120, 200)), mode="sgdet").graph_at(1.5)
         for o in g.objects:
             assert 0 <= o.box[0] <= o.box[2] <= size[0] and 0 <= o.box[1] <= o.box[3] <= size[1]
+
+
+def test_relation_solve_decodes_lazily_and_equals_the_eager_decoding(demo_model, rgb_image):
+    import torch
+
+    traj = demo_model.predict(rgb_image, mode="predcls", boxes=BOXES, labels=LABELS)
+    g = traj.graph_at(1.5)
+    solve = traj.relation_solve(traj.objects_at(1.5))
+    assert solve.decoded_times == 1  # one graph = one grid time decoded
+    # eager decoding of the same states, in the given pair order
+    pairs = torch.as_tensor(solve.pairs)
+    labels = torch.as_tensor(LABELS)
+    states, _ = demo_model.relation_states(traj.fmap, traj.rois, labels, [pairs], traj._times_t)
+    with torch.inference_mode():
+        eager = torch.softmax(demo_model.relation.decode(states), -1)
+    lazy = solve.probs
+    assert lazy.shape == eager.shape and solve.decoded_times == len(traj.times)
+    assert (lazy - eager).abs().max().item() < 1e-6
+    assert solve._states is None  # all times decoded: the states are freed
+    assert g.relations[0].predicate_scores == pytest.approx(
+        lazy[traj.index_of(1.5)][[tuple(p) for p in solve.pairs.tolist()].index((g.relations[0].subject, g.relations[0].object))].tolist())
+
+
+def test_feature_cache_reuse_gives_the_uncached_result(demo_model, rgb_image):
+    import torch
+
+    traj = demo_model.predict(rgb_image, mode="predcls", boxes=BOXES, labels=LABELS)
+    pairs = demo_model.candidate_pairs(traj.rois[:, 1:], False)
+    times = traj._times_t
+    cache: dict = {}
+    a = demo_model.solve_relations(traj.fmap, traj.rois, torch.as_tensor(LABELS), pairs, times, cache=cache)
+    assert len(cache) == 1
+    other = torch.as_tensor([5, 7, 9, 11])
+    b = demo_model.solve_relations(traj.fmap, traj.rois, other, pairs, times, cache=cache)  # cache hit
+    c = demo_model.solve_relations(traj.fmap, traj.rois, other, pairs, times)  # computed from scratch
+    assert len(cache) == 1
+    assert torch.equal(b.probs, c.probs)
+    assert not torch.equal(a.probs, b.probs)  # the labels matter
