@@ -404,7 +404,7 @@ def draw_boxes(image: Any, graph: SceneGraph, *, show_scores: bool = True,
             else:  # a thin dark halo keeps bright boxes visible on bright images
                 draw.rectangle(box, outline=(30, 30, 30) + alpha, width=width + 2)
                 draw.rectangle(box, outline=tuple(color) + alpha, width=width)
-        for (box, color, text, dashed, faded), rect in zip(items, tags):
+        for (_box, color, text, _dashed, faded), rect in zip(items, tags):
             if faded != faded_pass or rect is None:
                 continue
             _, _, yoff = _text_size(draw, text, font)

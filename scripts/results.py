@@ -171,7 +171,7 @@ def write_report(args) -> None:
                   "| variant | O-ODE | P-ODE | PredCls R@50 | R@100 | SGCls R@50 | R@100 | SGDet R@50 | R@100 | "
                   "PredCls mR@50 | train time |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for name, r in abl.items():
+        for r in abl.values():
             m = r["metrics"]
             lines.append(f"| {r['label']} | {'✓' if r['object_ode'] else '–'} | {'✓' if r['predicate_ode'] else '–'} | "
                          f"{pct(m['predcls']['R@50'])} | {pct(m['predcls']['R@100'])} | {pct(m['sgcls']['R@50'])} | "
@@ -180,7 +180,7 @@ def write_report(args) -> None:
         lines += [""]
         fig, ax = plt.subplots(figsize=(7, 3.2), dpi=110)
         width = 0.8 / len(abl)
-        for k, (name, r) in enumerate(abl.items()):
+        for k, r in enumerate(abl.values()):
             vals = [100 * (r["metrics"][m]["R@50"] or 0) for m in MODES]
             ax.bar([i + k * width for i in range(3)], vals, width, label=r["label"])
         ax.set_xticks([i + width * (len(abl) - 1) / 2 for i in range(3)], ["PredCls", "SGCls", "SGDet"])
