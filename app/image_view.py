@@ -193,6 +193,7 @@ class ImageView(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.gv)
         self._items: list[QGraphicsItem] = []
+        self._shown_boxes: list[list[float]] = []
         self._layer: Layer | None = None
         self._rois: list[pg.RectROI] = []
         self._objects = []
@@ -339,6 +340,7 @@ class ImageView(QWidget):
         for r in self._rois:
             self.vb.removeItem(r)
         self._rois = []
+        self._shown_boxes = [list(b) for b in boxes] if boxes else []
         if not boxes:
             return
         for k, b in enumerate(boxes):
@@ -368,13 +370,22 @@ class ImageView(QWidget):
     def editable_boxes(self) -> list[list[float]]:
         return [self._roi_box(r) for r in self._rois]
 
+    def shown_boxes(self) -> list[list[float]]:
+        """The boxes last given to :meth:`set_editable_boxes`, updated when a handle is dragged
+        (cheap: no ROI queries, called on every redraw)."""
+        return self._shown_boxes
+
     @property
     def rois(self) -> list:
         return list(self._rois)
 
     def _roi_changed(self, roi) -> None:
         if roi in self._rois:
-            self.boxChanged.emit(self._rois.index(roi), self._roi_box(roi))
+            i = self._rois.index(roi)
+            box = self._roi_box(roi)
+            if i < len(self._shown_boxes):
+                self._shown_boxes[i] = list(box)
+            self.boxChanged.emit(i, box)
 
     def _remove_roi(self, roi) -> None:
         if roi in self._rois:

@@ -132,6 +132,7 @@ class ViewerState(QObject):
         self.rel_threshold = 0.0
         self.obj_threshold = 0.0
         self.hide_unrelated = True
+        self._filter_cache: dict[tuple, tuple] = {}  # (id(graph), filters) -> (graph, filtered graph)
         # selection (object ids, relation (subject, object) pairs)
         self.selected_objects: set[int] = set()
         self.selected_relations: set[tuple[int, int]] = set()
@@ -323,8 +324,16 @@ class ViewerState(QObject):
         """Objects >= object threshold; the top-K relations >= relation threshold among them."""
         if g is None:
             return None
-        return g.filtered(top_k=self.top_k if self.top_k > 0 else None, threshold=self.rel_threshold,
-                          object_threshold=self.obj_threshold)
+        key = (id(g), self.top_k, self.rel_threshold, self.obj_threshold)
+        hit = self._filter_cache.get(key)
+        if hit is not None and hit[0] is g:
+            return hit[1]
+        f = g.filtered(top_k=self.top_k if self.top_k > 0 else None, threshold=self.rel_threshold,
+                       object_threshold=self.obj_threshold)
+        if len(self._filter_cache) >= 512:  # graphs are immutable once decoded; keep the newest
+            self._filter_cache.pop(next(iter(self._filter_cache)))
+        self._filter_cache[key] = (g, f)
+        return f
 
     # ------------------------------------------------------------------ graphs
     def raw_graph(self, key: tuple[int, int] | None = None, entry: ImageEntry | None = None) -> SceneGraph | None:

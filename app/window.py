@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,7 @@ from .worker import Engine, PredictJob
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 10
+TABLES_SETTLE_MS = 200  # tables refresh this long after the last time-slider move of a scrub
 SETTINGS_ORG, SETTINGS_APP = "nodis", "nodis-viewer"
 
 
@@ -118,6 +120,14 @@ class MainWindow(QMainWindow):
         self._last_drawn = None
         self._pending_request = None
         self._busy = False
+        # while the time slider is being scrubbed the tables follow when it rests (TABLES_SETTLE_MS)
+        self._last_time_move = 0.0
+        self._scrubbing = False
+        self._tables_args = None
+        self._tables_timer = QTimer(self)
+        self._tables_timer.setSingleShot(True)
+        self._tables_timer.setInterval(TABLES_SETTLE_MS)
+        self._tables_timer.timeout.connect(self._flush_tables)
         self.last_error = ""  # last message shown in a box (tests read it)
         self.quiet = False  # True: errors go to the status bar only (tests, batch runs)
 
@@ -151,6 +161,7 @@ class MainWindow(QMainWindow):
         # ---------------------------------------------------------------- wiring
         st = self.state
         st.currentChanged.connect(self._on_current)
+        st.timeChanged.connect(self._on_time_moved)  # before redraw: marks a scrub in progress
         st.timeChanged.connect(self.redraw)
         st.filtersChanged.connect(self._on_filters)
         st.selectionChanged.connect(self._on_selection)
@@ -848,6 +859,8 @@ class MainWindow(QMainWindow):
             self.image_view.clear_boxes()
             self.graph_view.clear()
             self.graph_view.show_message("")
+            self._tables_args = None
+            self._tables_timer.stop()
             self.tables.set_graph(None)
             self.image_view.set_message("Drop images or folders here, or use File ▸ Open (Ctrl+O)")
             return
@@ -863,6 +876,8 @@ class MainWindow(QMainWindow):
                 return  # keep the previous drawing until the graph arrives
             self.image_view.clear_boxes()
             self.graph_view.clear()
+            self._tables_args = None
+            self._tables_timer.stop()
             self.tables.set_graph(None)
             self._show_placeholder(e)
             return
@@ -890,11 +905,29 @@ class MainWindow(QMainWindow):
         self.graph_view.set_graph(g, e.layout, hide_unrelated=self.state.hide_unrelated, reference=ref,
                                   highlight_objects=hl, selected_relations=self.state.selected_relations,
                                   match=match, gt=gt, fit_key=(e.eid, e.jid, gt is not None), labels=labels)
+        self._tables_args = (g, ref, match, labels)
+        if self._scrubbing:  # a scrub in progress: refresh the tables once the slider rests
+            self._tables_timer.start()
+        else:
+            self._flush_tables()
+        self._scrubbing = False
+        self._last_drawn = g
+        if self.image_view.shown_boxes() != (e.boxes or []) and e.mode != "sgdet":
+            self._refresh_editing()
+
+    def _on_time_moved(self) -> None:
+        now = time.monotonic()
+        self._scrubbing = now - self._last_time_move < TABLES_SETTLE_MS / 1000.0
+        self._last_time_move = now
+
+    def _flush_tables(self) -> None:
+        self._tables_timer.stop()
+        if self._tables_args is None:
+            return
+        g, ref, match, labels = self._tables_args
+        self._tables_args = None
         self.tables.set_graph(g, reference=ref, match=match, labels=labels)
         self.tables.show_selection(self.state.selected_objects, self.state.selected_relations)
-        self._last_drawn = g
-        if self.image_view.editable_boxes() != e.boxes and e.mode != "sgdet":
-            self._refresh_editing()
 
     def stable_labels(self, e: ImageEntry, g) -> dict[int, str]:
         """Display names that do not change while ``t`` moves: objects sharing a name are numbered by
@@ -1046,7 +1079,7 @@ class MainWindow(QMainWindow):
         e = self.state.current
         editing = e is not None and self.state.mode != "sgdet"
         boxes = e.boxes if editing else None
-        if self.image_view.editable_boxes() != (boxes or []):
+        if self.image_view.shown_boxes() != (boxes or []):
             self.image_view.set_editable_boxes(boxes)
 
     def _current_label(self) -> int:

@@ -3,7 +3,7 @@
 
 Run::
 
-    python benchmarks/bench_perf.py                     # full run -> docs/benchmarks_perf.md (+ .json)
+    python benchmarks/bench_perf.py                     # full run -> docs/benchmarks.md (+ .json, plots)
     python benchmarks/bench_perf.py --quick             # smoke run: few points, few repeats
     python benchmarks/bench_perf.py --sections ode,slider --threads 1
     python benchmarks/bench_perf.py --profile 32 --sections none   # torch.profiler of the production P-ODE
@@ -779,6 +779,85 @@ def _f(v, fmt="{:.3f}"):
     return fmt.format(v)
 
 
+def goals_table(res: dict) -> list[str]:
+    """The issue's goals next to what this run measured."""
+    rows = []
+    sl = res.get("slider")
+    if sl:
+        v = sl["solved_p95_ms"]
+        rows.append(("Slider move to redrawn views at a decoded t, 64 objects: p95 <= 16 ms", f"{v:.1f} ms", v <= 16))
+    for r in res.get("grid") or []:
+        if r["what"].startswith("P-ODE") or r["what"].startswith("SGCls"):
+            rows.append((f"Full grid <= 1.15x a two-point solve ({r['preset']}, {r['what']})", f"{r['ratio']:.2f}x",
+                         r["ratio"] <= 1.15))
+    for r in res.get("ode") or []:
+        if r["preset"] == "vg" and r["branch"] == "P-ODE" and r["sweep"] == "objects" and r["objects"] >= 16:
+            ode_x = r["ref_ode_s"] / r["prod_ode_s"] if r.get("prod_ode_s") and r.get("ref_ode_s") else None
+            rows.append((f"P-ODE, vg dims, {r['objects']} objects: production >= 2x faster, equal outputs",
+                         f"{r['speedup']:.2f}x whole branch, {_f(ode_x, '{:.2f}x')} ODE alone, diff {r['max_abs_diff']:.1e}",
+                         r["speedup"] >= 2 and r["equal"]))
+            if r["objects"] == 64 and r.get("prod_peak_mib") is not None:
+                rows.append(("Peak memory, vg dims, 64 objects < 4 GB", f"{r['prod_peak_mib']:.0f} MiB",
+                             r["prod_peak_mib"] < 4096))
+    for r in res.get("e2e") or []:
+        if r["mode"] == "sgdet":
+            rows.append((f"SGDet, demo model, {r['image']}: median <= 0.5 s", f"{r['prod_s']:.3f} s", r["prod_s"] <= 0.5))
+    if not rows:
+        return []
+    out = ["## Goals (issue 6) and what this run measured", "", "| goal | measured | met |", "|---|---|---|"]
+    out += [f"| {g} | {m} | {'yes' if ok else '**no**'} |" for g, m, ok in rows]
+    return out + [""]
+
+
+def make_plots(res: dict, md_path: Path) -> list[tuple[str, str]]:
+    """PNG plots beside the report (``images/bench_*.png``); returns (alt, relative path) pairs."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    img_dir = md_path.parent / "images"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    ode = res.get("ode") or []
+    presets = list(dict.fromkeys(r["preset"] for r in ode))
+    if ode:
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), dpi=100)
+        for pname, mk in zip(presets, ("o", "s")):
+            for branch, ls in (("P-ODE", "-"), ("O-ODE", "--")):
+                rows = [r for r in ode if r["preset"] == pname and r["branch"] == branch and r["sweep"] == "objects"]
+                if not rows:
+                    continue
+                n = [r["objects"] for r in rows]
+                axes[0].plot(n, [r["prod_s"] for r in rows], ls, marker=mk, label=f"{pname} {branch} production")
+                axes[0].plot(n, [r["ref_s"] for r in rows], ls, marker=mk, alpha=0.45, label=f"{pname} {branch} reference")
+                if branch == "P-ODE":
+                    pairs = [r["pairs"] for r in rows]
+                    axes[1].plot(pairs, [r["prod_peak_mib"] or 0 for r in rows], "-", marker=mk, label=f"{pname} production")
+                    axes[1].plot(pairs, [r["ref_peak_mib"] or 0 for r in rows], "-", marker=mk, alpha=0.45,
+                                 label=f"{pname} reference")
+            rows = [r for r in ode if r["preset"] == pname and r["branch"] == "P-ODE" and r["sweep"] == "t_end"]
+            if rows:
+                ax2 = axes[2]
+                ax2.plot([r["t_end"] for r in rows], [r["prod_s"] for r in rows], "-", marker=mk,
+                         label=f"{pname} P-ODE time (s)")
+                ax2.plot([r["t_end"] for r in rows], [r["nfe_prod"] / 10 for r in rows], ":", marker=mk,
+                         label=f"{pname} NFE / 10")
+        axes[0].set(xscale="log", yscale="log", xlabel="objects", ylabel="seconds", title="time vs objects (t_end 1.5)")
+        axes[1].set(xlabel="pairs", ylabel="peak MiB above start", title="P-ODE peak memory vs pairs")
+        axes[2].set(xlabel="t_end", title="P-ODE time and NFE vs t_end")
+        for a in axes:
+            a.grid(alpha=0.3)
+            a.legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(img_dir / "bench_ode.png")
+        plt.close(fig)
+        out.append(("ODE time, memory and NFE", "images/bench_ode.png"))
+    return out
+
+
 def write_report(res: dict, path: Path) -> None:
     m = res["machine"]
     L = ["# Performance: production path vs the release's reference path", "",
@@ -795,6 +874,10 @@ def write_report(res: dict, path: Path) -> None:
          f"probabilities at t_end; *equal* means <= {EQ_TOL:g}.", ""]
     if res.get("quick"):
         L += ["> **Quick (smoke) run**: few points and repeats; not for conclusions.", ""]
+    L += goals_table(res)
+    plots = make_plots(res, path)
+    if plots:
+        L += ["## Plots", ""] + [f"![{alt}]({rel})" for alt, rel in plots] + [""]
     ode = res.get("ode")
     if ode:
         L += ["## P-ODE and O-ODE versus the number of objects and t_end", "",
@@ -884,7 +967,7 @@ def write_report(res: dict, path: Path) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: few points, few repeats")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks_perf.md"), help="Markdown report")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="Markdown report")
     ap.add_argument("--json", default=None, help="raw results (default: --out with .json)")
     ap.add_argument("--weights", default=None, help="demo checkpoint (default: weights/nodis-demo.safetensors or random)")
     ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)} (or none)")

@@ -103,9 +103,14 @@ class SceneGraph:
         with triplet score >= ``threshold`` among them. Object indices are preserved (not renumbered)."""
         objs = [o for o in self.objects if o.score >= object_threshold]
         keep = {o.index for o in objs}
-        rels = [r for r in self.relations if r.score >= threshold and r.subject in keep and r.object in keep]
-        if top_k is not None:
-            rels = rels[: max(0, int(top_k))]
+        limit = None if top_k is None else max(0, int(top_k))
+        rels = []
+        if limit != 0:
+            for r in self.relations:  # stops at the top-k-th kept relation (graphs may have 10^4 pairs)
+                if r.score >= threshold and r.subject in keep and r.object in keep:
+                    rels.append(r)
+                    if limit is not None and len(rels) >= limit:
+                        break
         return SceneGraph(objs, rels, self.image_size, self.mode, self.t_obj, self.t_rel, self.image,
                           self.class_names, self.predicate_names, dict(self.meta))
 

@@ -13,6 +13,10 @@ Module names (``odeFunc.lstm``) follow the official checkpoints.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import torch
 from torch import nn
 from torchdiffeq import odeint
@@ -20,6 +24,68 @@ from torchdiffeq import odeint
 from ..errors import ConfigError
 
 FIXED_STEP = ("euler", "midpoint", "rk4")
+
+# Inference on a multi-core CPU: the two directions of the BiLSTM are independent, so they run at the
+# same time on two threads (one intra-op thread each) instead of one after the other with every
+# time step's small matrix-vector product split across the cores. Same kernels, same arithmetic per
+# direction; docs/benchmarks.md has the measurements. Off for autograd, on GPUs and for short
+# sequences (``SPLIT_MIN_ROWS``), and when torch has a single thread.
+SPLIT_DIRECTIONS = True
+SPLIT_MIN_ROWS = 256
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _direction_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nodis-lstm")
+        return _pool
+
+
+def split_directions_active(lstm: nn.LSTM, x: torch.Tensor) -> bool:
+    return (SPLIT_DIRECTIONS and lstm.bidirectional and lstm.num_layers == 1 and x.device.type == "cpu"
+            and not torch.is_grad_enabled() and torch.get_num_threads() >= 2
+            and x.shape[0] * x.shape[1] >= SPLIT_MIN_ROWS)
+
+
+@contextlib.contextmanager
+def single_intraop_thread(active: bool):
+    """One intra-op thread per caller while ``active`` (the two directions take one core each)."""
+    if not active:
+        yield
+        return
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
+
+
+def _lstm_direction(lstm: nn.LSTM, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, reverse: bool):
+    sfx = "_reverse" if reverse else ""
+    w = [getattr(lstm, f"{n}_l0{sfx}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    if reverse:
+        x = x.flip(0)
+    out, hn, cn = torch.lstm(x, (h, c), w, True, 1, 0.0, False, False, False)
+    return (out.flip(0) if reverse else out), hn, cn
+
+
+def bilstm_split(lstm: nn.LSTM, x: torch.Tensor, hx=None):
+    """``lstm(x, hx)`` of a one-layer bidirectional LSTM with the two directions on two threads."""
+    T, B, _ = x.shape
+    if hx is None:
+        z = x.new_zeros((2, B, lstm.hidden_size))
+        hx = (z, z)
+    h, c = hx
+    fut = _direction_pool().submit(_lstm_direction, lstm, x, h[1:], c[1:], True)
+    try:
+        of, hf, cf = _lstm_direction(lstm, x, h[:1], c[:1], False)
+    finally:
+        ob, hb, cb = fut.result()
+    return torch.cat((of, ob), 2), (torch.cat((hf, hb)), torch.cat((cf, cb)))
 
 
 class LSTMODEFunc(nn.Module):
@@ -31,6 +97,8 @@ class LSTMODEFunc(nn.Module):
             raise ConfigError(f"ODE state width {dim} must be twice the LSTM hidden size {hidden}")
         self.lstm = nn.LSTM(dim, hidden, num_layers=1, bidirectional=True)
         self.policy = policy
+        self.split = True  # run the two directions concurrently at CPU inference (see SPLIT_DIRECTIONS)
+        self._split_now = False  # decided per solve by ODEBlock
         self.nfe = 0
         self.hidden_state: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -40,10 +108,13 @@ class LSTMODEFunc(nn.Module):
 
     def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         self.nfe += 1
-        if self.policy == "carry":
-            out, self.hidden_state = self.lstm(x, self.hidden_state)
+        hx = self.hidden_state if self.policy == "carry" else None
+        if self._split_now:
+            out, hn = bilstm_split(self.lstm, x, hx)
         else:
-            out, _ = self.lstm(x)
+            out, hn = self.lstm(x, hx)
+        if self.policy == "carry":
+            self.hidden_state = hn
         return out
 
 
@@ -73,8 +144,17 @@ class ODEBlock(nn.Module):
         if x.shape[0] == 0:
             return x.new_zeros((times.numel(), *x.shape)), 0
         options = {"step_size": self.step_size} if self.solver in FIXED_STEP else None
-        states = odeint(self.odeFunc, x, times.to(device=x.device, dtype=x.dtype), rtol=self.rtol,
-                        atol=self.atol, method=self.solver, options=options)
+        lstm = getattr(self.odeFunc, "lstm", None)
+        split = isinstance(lstm, nn.LSTM) and getattr(self.odeFunc, "split", False) and split_directions_active(lstm, x)
+        if split:
+            self.odeFunc._split_now = True
+        try:
+            with single_intraop_thread(split):
+                states = odeint(self.odeFunc, x, times.to(device=x.device, dtype=x.dtype), rtol=self.rtol,
+                                atol=self.atol, method=self.solver, options=options)
+        finally:
+            if split:
+                self.odeFunc._split_now = False
         nfe = int(getattr(self.odeFunc, "nfe", 0))
         self._reset()  # drop the carried LSTM state (it holds the autograd graph)
         return states, nfe
