@@ -145,6 +145,9 @@ def add_predict(sub) -> None:
                    help="boxes (and labels) per image for sgcls/predcls: JSON (docs/cli.md) or nodis scene graphs")
     _weights_arg(p)
     _device_arg(p)
+    p.add_argument("--half", action="store_true",
+                   help="CUDA only: run the detector (backbone, RPN, box head) in float16 autocast; the ODEs stay "
+                        "float32 (ignored with a warning on CPU)")
     p.add_argument("--times", default=None, metavar="A:B:S",
                    help="ODE times to write, start:stop:step or a comma list (t_end is always added; default t_end only)")
     p.add_argument("--top-k", type=_positive_int, default=None, metavar="K",
@@ -191,6 +194,8 @@ def run_predict(args) -> int:
     if args.mode == "sgdet" and args.boxes is not None:
         raise ConfigError("--boxes is only used with --mode sgcls or --mode predcls")
     model = load_model_for_cli(args.weights, args.device, args.trust_pickle, quiet)
+    if getattr(args, "half", False):
+        model.set_half_precision(True)
     log.info("model %s (preset %s, t_end %g) on %s", getattr(model, "weights_name", "?"), model.cfg.preset,
              model.cfg.t_end, next(model.parameters()).device)
     if shard:

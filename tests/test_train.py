@@ -80,3 +80,14 @@ def test_two_process_ddp(toy, tmp_path):
     log = json.loads((out / "train_log.json").read_text())
     assert log["world_size"] == 2
     assert (out / "model.safetensors").exists()
+
+
+def test_model_overrides_from_the_command_line():
+    from nodis.commands import parse_model_overrides
+    from nodis.errors import ConfigError
+
+    assert parse_model_overrides(["object_ode=false", "predicate-ode=on", "t_end=1.0", "solver=rk4"]) == {
+        "object_ode": False, "predicate_ode": True, "t_end": 1.0, "solver": "rk4"}
+    for bad in (["nonsense=1"], ["object_ode"], ["object_ode=maybe"], ["t_end=soon"]):
+        with pytest.raises(ConfigError):
+            parse_model_overrides(bad)

@@ -128,6 +128,27 @@ class NODIS(nn.Module):
         self.roi_fmap_obj = box_head(cfg.feat_channels * cfg.pool_size ** 2, cfg.roi_dim)
         self.relation = PredicateClassifier(cfg)
         self.weights_name = "random-init"
+        self.half_precision = False
+
+    def set_half_precision(self, on: bool = True) -> bool:
+        """float16 autocast for the detector part (backbone, RPN, box head, RoI features) on CUDA.
+
+        The ODE solves and decoders stay float32 (the adaptive step control and the carried LSTM
+        state are sensitive to rounding). On CPU this is a no-op with a warning. Returns whether it
+        is active."""
+        if on and self.device.type != "cuda":
+            log.warning("half precision needs a CUDA device; running in float32 on %s", self.device)
+            self.half_precision = False
+            return False
+        self.half_precision = bool(on)
+        return self.half_precision
+
+    def _autocast(self):
+        import contextlib
+
+        if self.half_precision and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
 
     @property
     def device(self) -> torch.device:
@@ -227,16 +248,18 @@ class NODIS(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            fmap = self.detector.features(x[None].to(dev))
-            if mode == "sgdet":
-                rpn = self.detector.rpn_head(fmap)
-                props = self.detector.proposals(rpn, [im_size])[0]
-                box_in = props.boxes
-            else:
-                box_in = torch.as_tensor(given_boxes, dtype=torch.float32, device=dev) * scale
-            rois = torch.cat((box_in.new_zeros((box_in.shape[0], 1)), box_in), 1)
-            n = rois.shape[0]
-            det_logits, det_deltas, obj_fmaps = self.object_features(fmap, rois)
+            with self._autocast():
+                fmap = self.detector.features(x[None].to(dev))
+                if mode == "sgdet":
+                    rpn = self.detector.rpn_head(fmap)
+                    props = self.detector.proposals(rpn, [im_size])[0]
+                    box_in = props.boxes.float()
+                else:
+                    box_in = torch.as_tensor(given_boxes, dtype=torch.float32, device=dev) * scale
+                rois = torch.cat((box_in.new_zeros((box_in.shape[0], 1)), box_in), 1)
+                n = rois.shape[0]
+                det_logits, det_deltas, obj_fmaps = self.object_features(fmap, rois)
+            fmap, det_logits, det_deltas, obj_fmaps = fmap.float(), det_logits.float(), det_deltas.float(), obj_fmaps.float()
             x0 = self.context.initial_state(obj_fmaps, det_logits, box_in)
             obj_probs = None
             nfe_obj = 0

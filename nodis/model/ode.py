@@ -64,13 +64,16 @@ def single_intraop_thread(active: bool):
         torch.set_num_threads(prev)
 
 
-def _lstm_direction(lstm: nn.LSTM, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, reverse: bool):
+def _lstm_direction(lstm: nn.LSTM, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, reverse: bool,
+                    inference: bool = True):
     sfx = "_reverse" if reverse else ""
     w = [getattr(lstm, f"{n}_l0{sfx}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-    if reverse:
-        x = x.flip(0)
-    out, hn, cn = torch.lstm(x, (h, c), w, True, 1, 0.0, False, False, False)
-    return (out.flip(0) if reverse else out), hn, cn
+    # grad mode is per thread: the worker thread follows the caller's (no autograd either way)
+    with torch.inference_mode() if inference else torch.no_grad():
+        if reverse:
+            x = x.flip(0)
+        out, hn, cn = torch.lstm(x, (h, c), w, True, 1, 0.0, False, False, False)
+        return (out.flip(0) if reverse else out), hn, cn
 
 
 def bilstm_split(lstm: nn.LSTM, x: torch.Tensor, hx=None):
@@ -80,9 +83,10 @@ def bilstm_split(lstm: nn.LSTM, x: torch.Tensor, hx=None):
         z = x.new_zeros((2, B, lstm.hidden_size))
         hx = (z, z)
     h, c = hx
-    fut = _direction_pool().submit(_lstm_direction, lstm, x, h[1:], c[1:], True)
+    inference = torch.is_inference_mode_enabled()
+    fut = _direction_pool().submit(_lstm_direction, lstm, x, h[1:], c[1:], True, inference)
     try:
-        of, hf, cf = _lstm_direction(lstm, x, h[:1], c[:1], False)
+        of, hf, cf = _lstm_direction(lstm, x, h[:1], c[:1], False, inference)
     finally:
         ob, hb, cb = fut.result()
     return torch.cat((of, ob), 2), (torch.cat((hf, hb)), torch.cat((cf, cb)))

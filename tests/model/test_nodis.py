@@ -167,3 +167,51 @@ def test_feature_cache_reuse_gives_the_uncached_result(demo_model, rgb_image):
     assert len(cache) == 1
     assert torch.equal(b.probs, c.probs)
     assert not torch.equal(a.probs, b.probs)  # the labels matter
+
+
+def test_half_precision_is_cuda_only(demo_model, rgb_image, caplog):
+    assert demo_model.set_half_precision(True) is False  # CPU: warning, stays float32
+    assert "CUDA" in caplog.text
+    traj = demo_model.predict(rgb_image, mode="predcls", boxes=BOXES, labels=LABELS)
+    assert traj.fmap.dtype.is_floating_point and str(traj.fmap.dtype) == "torch.float32"
+
+
+def test_split_bilstm_directions_equal_the_fused_lstm():
+    import torch
+
+    from nodis.model import ode
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(32, 16, bidirectional=True)
+    x = torch.randn(300, 2, 32)
+    hx = (torch.randn(2, 2, 16), torch.randn(2, 2, 16))
+    with torch.inference_mode():
+        a, (ha, ca) = lstm(x, hx)
+        b, (hb, cb) = ode.bilstm_split(lstm, x, hx)
+        b0, _ = ode.bilstm_split(lstm, x, None)
+        a0, _ = lstm(x)
+    for u, v in ((a, b), (ha, hb), (ca, cb), (a0, b0)):
+        assert (u - v).abs().max().item() < 1e-6
+
+
+def test_ode_solve_with_split_directions_matches_the_plain_solve(monkeypatch):
+    import torch
+
+    from nodis.model import ode
+
+    torch.manual_seed(1)
+    block = ode.ODEBlock(ode.LSTMODEFunc(16, 8, "carry"))
+    x = torch.randn(400, 1, 16)
+    times = torch.tensor([0.0, 0.5, 1.5])
+    real = torch.get_num_threads()
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # the split needs >= 2 intra-op threads
+    try:
+        with torch.inference_mode():
+            monkeypatch.setattr(ode, "SPLIT_DIRECTIONS", False)
+            plain, nfe_a = block(x, times)
+            monkeypatch.setattr(ode, "SPLIT_DIRECTIONS", True)
+            assert ode.split_directions_active(block.odeFunc.lstm, x)
+            split, nfe_b = block(x, times)
+    finally:
+        torch.set_num_threads(real)
+    assert nfe_a == nfe_b and (plain - split).abs().max().item() < 1e-5
