@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from nodis.checkpoint import load_checkpoint
-from nodis.train import build_model, run_stage, train, train_preset
+from nodis.data.vg import VGDataset
+from nodis.train import DetectorLoss, RelationLoss, TrainData, build_model, run_stage, train, train_preset
 from tests.helpers import make_toy_dataset
 
 TINY = dict(batch_size=2, workers=0, num_val_im=2, val_images=2, log_every=1)
@@ -23,16 +24,36 @@ def tiny_cfg(toy, out, **kw):
     return train_preset("demo", data=str(toy), out=str(out), **{**TINY, **kw})
 
 
+def _fixed_loss(model, cfg, stage):
+    """Loss on the same first training images, same sampling seed, eval mode: comparable across steps."""
+    ds = VGDataset(cfg.data, "train", num_val_im=cfg.num_val_im, filter_non_overlap=False, seed=cfg.seed)
+    data = TrainData(ds, model.cfg, train=False, seed=cfg.seed)
+    batches = [[data[i], data[i + 1]] for i in range(0, min(8, len(data) - 1), 2)]
+    loss_mod = DetectorLoss(model) if stage == "detector" else RelationLoss(model, cfg.bg_pairs, 0.0, seed=7)
+    was_training = model.training
+    model.eval()
+    torch.manual_seed(0)
+    total = 0.0
+    with torch.no_grad():
+        for b in batches:
+            total += float(sum(v for k, v in loss_mod(b).items() if not k.startswith("nfe")))
+    model.train(was_training)
+    return total
+
+
 def test_detector_and_relation_losses_fall(toy, tmp_path):
-    cfg = tiny_cfg(toy, tmp_path, det_lr=3e-3, rel_lr=3e-3)
+    # predcls/sgcls batches only in the relation stage: sgdet batches depend on what an
+    # untrained detector proposes, which makes a 30-step loss curve too noisy to judge
+    cfg = tiny_cfg(toy, tmp_path, det_lr=3e-3, rel_lr=3e-3, sgdet_fraction=0.0)
     model = build_model(cfg)
-    det = run_stage(model, "detector", cfg, tmp_path / "det.pt", progress=False, max_steps=30)
-    first = det["history"][:5]
-    last = det["history"][-5:]
-    assert sum(r["loss"] for r in last) < sum(r["loss"] for r in first)
-    rel = run_stage(model, "relation", cfg, tmp_path / "rel.pt", progress=False, max_steps=30)
-    first, last = rel["history"][:5], rel["history"][-5:]
-    assert sum(r["loss"] for r in last) < sum(r["loss"] for r in first)
+    before = _fixed_loss(model, cfg, "detector")
+    run_stage(model, "detector", cfg, tmp_path / "det.pt", progress=False, max_steps=30)
+    after = _fixed_loss(model, cfg, "detector")
+    assert after < 0.8 * before, (before, after)
+    before = _fixed_loss(model, cfg, "relation")
+    run_stage(model, "relation", cfg, tmp_path / "rel.pt", progress=False, max_steps=30)
+    after = _fixed_loss(model, cfg, "relation")
+    assert after < 0.8 * before, (before, after)
     # the detector stayed frozen during the relation stage
     assert all(not p.requires_grad for p in model.detector.parameters())
 
