@@ -137,6 +137,115 @@ def run_tend(args) -> None:
     model.cfg.t_end = trained_t
 
 
+GROUPS = [  # predicate word choices the world samples for one situation (docs/world.md)
+    {"on", "sitting on", "in"}, {"on", "standing on", "walking on"}, {"wearing", "has", "on"},
+    {"carrying", "holding", "has"}, {"riding", "on"}, {"of", "on", "has"}, {"growing on", "in", "on"},
+]
+
+
+def word_choice_ceiling(data: str, image_ids: list[int]) -> float | None:
+    """Recall@K (per-image mean) of an oracle that knows every scene exactly (which pairs are related
+    and how) but must guess the one predicate per pair that the generator sampled among overlapping
+    words: it picks the most likely word, right with probability ``max(weights)``; a pair annotated
+    twice (synonym duplicate) scores at most one of its two relations. Regenerates the scenes of a
+    world written by :func:`nodis.data.world.generate_world` (None for other datasets)."""
+    import numpy as np
+
+    from nodis.data import world
+
+    meta_path = Path(data) / "world.json"
+    if not meta_path.exists():
+        return None
+    seed = int(json.loads(meta_path.read_text())["seed"])
+    orig = world._Scene.rel
+
+    def rel(sc, s, o, choices, dup_p=0.08):
+        n0 = len(sc.rels)
+        orig(sc, s, o, choices, dup_p)
+        if not isinstance(choices, str):
+            w = np.array([c[1] for c in choices], dtype=float)
+            for r in sc.rels[n0:]:
+                sc.__dict__.setdefault("_best_guess", {})[r[:2]] = float(w.max() / w.sum())
+
+    world._Scene.rel = rel
+    try:
+        recalls = []
+        for iid in image_ids:
+            sc, full, _ = world._world_scene(seed, iid - 1, iid, "test")
+            keep = [i for i, o in enumerate(sc.objs) if o.annotated and o.label is not None]
+            if len(keep) > world.MAX_OBJECTS:  # as in world._finish
+                keep = sorted(sorted(keep, key=lambda i: (-sc.objs[i].prio, i))[: world.MAX_OBJECTS])
+            glob = dict(enumerate(keep))
+            guess = sc.__dict__.get("_best_guess", {})
+            hits, seen = 0.0, set()
+            for s, o, _p in full.relations.tolist():
+                if (s, o) in seen:
+                    continue  # the second predicate of a duplicated pair cannot be hit too
+                seen.add((s, o))
+                hits += guess.get((glob[s], glob[o]), 1.0)
+            recalls.append(hits / max(1, len(full.relations)))
+        return float(np.mean(recalls))
+    finally:
+        world._Scene.rel = orig
+
+
+def run_diagnose(args) -> None:
+    """Where PredCls recall is lost: for every ground-truth relation of the first ``--limit`` test
+    images, is its pair ranked in the top 50, and is the model's top predicate for the pair the
+    annotated one (or a word from the same overlap group)? Also the ceiling the graph constraint
+    puts on R@K when a pair is annotated with two predicates."""
+    from collections import Counter
+
+    import numpy as np
+
+    from nodis import load_model
+    from nodis.data.vg import VGDataset
+    from nodis.evaluation import GroundTruth, Prediction
+
+    res_dir = Path(args.results)
+    res_dir.mkdir(parents=True, exist_ok=True)
+    model = load_model(args.weights, device="cpu")
+    P = model.cfg.num_predicates
+    names = list(model.vocab.predicates)
+    ds = VGDataset(args.data, "test", filter_duplicate_rels=False)
+    n = min(args.limit, len(ds))
+    counts = Counter()
+    confusions = Counter()
+    ceiling = []
+    for i in range(n):
+        s = ds[i]
+        gt = GroundTruth(s.boxes, s.labels, s.relations)
+        traj = model.predict(s.image_path, mode="predcls", boxes=s.boxes, labels=s.labels)
+        pred = Prediction.from_graph(traj.graph_at(model.cfg.t_end), P).in_mode("predcls", gt)
+        rs = pred.rel_scores[:, 1:]
+        score = pred.obj_scores[pred.rel_pairs[:, 0]] * pred.obj_scores[pred.rel_pairs[:, 1]] * rs.max(1)
+        order = np.argsort(-score, kind="stable")
+        rank = {tuple(pred.rel_pairs[j]): r for r, j in enumerate(order)}
+        row = {tuple(pred.rel_pairs[j]): j for j in range(len(pred.rel_pairs))}
+        rels = np.asarray(s.relations).reshape(-1, 3)
+        ceiling.append(len({(a, b) for a, b, _ in rels.tolist()}) / max(1, len(rels)))
+        for a, b, p in rels.tolist():
+            counts["gt"] += 1
+            key = (a, b)
+            if key not in row:
+                counts["pair_missing"] += 1
+                continue
+            top = int(np.argmax(rs[row[key]])) + 1
+            in50 = rank[key] < 50
+            if top == p:
+                counts["hit@50" if in50 else "right_predicate_pair_outside_50"] += 1
+                continue
+            gname, pname = names[p], names[top]
+            same = any(gname in g and pname in g for g in GROUPS)
+            counts[("synonym" if same else "other") + ("_in50" if in50 else "_outside50")] += 1
+            confusions[(gname, pname)] += 1
+    out = {"images": n, "counts": dict(counts), "graph_constraint_ceiling": float(np.mean(ceiling)),
+           "word_choice_ceiling": word_choice_ceiling(args.data, [ds[i].image_id for i in range(n)]),
+           "top_confusions": [[g, p, c] for (g, p), c in confusions.most_common(12)]}
+    (res_dir / "diagnose.json").write_text(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2))
+
+
 def pct(v) -> str:
     return "–" if v is None else f"{100 * v:.1f}"
 
@@ -244,7 +353,7 @@ def write_report(args) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=["ablations", "tend", "report"])
+    ap.add_argument("step", choices=["ablations", "tend", "diagnose", "report"])
     ap.add_argument("--data", default="data/world")
     ap.add_argument("--weights", default=str(ROOT / "weights" / "nodis-demo.safetensors"))
     ap.add_argument("--detector", default="runs/demo/detector_state.pt", help="finished detector stage to share")
@@ -258,7 +367,7 @@ def main(argv=None) -> int:
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
     os.chdir(ROOT)
-    {"ablations": run_ablations, "tend": run_tend, "report": write_report}[args.step](args)
+    {"ablations": run_ablations, "tend": run_tend, "diagnose": run_diagnose, "report": write_report}[args.step](args)
     return 0
 
 
