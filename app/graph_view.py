@@ -30,7 +30,7 @@ from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from nodis.render import STATUS_COLORS, graph_layout, node_labels, object_color, text_color_for
 
-from .image_view import Layer
+from .image_view import ItemPool, Layer
 
 SCENE_W, SCENE_H = 1000.0, 750.0
 CHANGED = QColor(255, 196, 0)
@@ -155,19 +155,27 @@ class NodeItem(QGraphicsItem):
 
 
 class EdgeLabel(QGraphicsItem):
-    """The predicate label of an edge: a pill of constant screen size, clickable."""
+    """The predicate label of an edge: a pill of constant screen size, clickable when it has a ``key``
+    (subject, object). Its tooltip is built when the pointer first rests on it (``tip``: a callable)."""
 
-    def __init__(self, text: str, fg: QColor, bg: QColor, border: QColor | None, font: QFont, on_click,
-                 tooltip: str = "") -> None:
+    def __init__(self, text: str, fg: QColor, bg: QColor, border: QColor | None, font: QFont,
+                 signals: _Signals | None = None, key=None, tip=None) -> None:
         super().__init__()
         self.text, self.fg, self.bg, self.border, self.font = text, fg, bg, border, font
-        self.on_click = on_click
+        self.signals, self.key = signals, key
+        self.tip = tip
         fm = QFontMetricsF(font)
         self.w = fm.horizontalAdvance(text) + 10
         self.h = fm.height() + 2
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
-        if tooltip:
-            self.setToolTip(tooltip)
+        self.setAcceptHoverEvents(True)
+
+    def tooltip_text(self) -> str:
+        return (self.tip() if callable(self.tip) else self.tip) or ""
+
+    def hoverEnterEvent(self, ev) -> None:
+        self.setToolTip(self.tooltip_text())
+        super().hoverEnterEvent(ev)
 
     def boundingRect(self) -> QRectF:
         return QRectF(-self.w / 2 - 2, -self.h / 2 - 2, self.w + 4, self.h + 4)
@@ -183,9 +191,10 @@ class EdgeLabel(QGraphicsItem):
         p.drawText(r, Qt.AlignmentFlag.AlignCenter, self.text)
 
     def mouseClickEvent(self, ev) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton:
+        if ev.button() == Qt.MouseButton.LeftButton and self.key is not None and self.signals is not None:
             ev.accept()
-            self.on_click(bool(ev.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)))
+            additive = bool(ev.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
+            self.signals.edgeClicked.emit(int(self.key[0]), int(self.key[1]), additive)
         else:
             ev.ignore()
 
@@ -200,12 +209,11 @@ class EdgeItem(QGraphicsItem):
         self.dashed = dashed
         self.key = key
         self.signals = signals
-        src.edges.append(self)
-        dst.edges.append(self)
         self.vb = None  # set by GraphView: the ViewBox whose pixel size scales arrowheads and clipping
         self._path = QPainterPath()
         self._head = QPolygonF()
         self._rect = QRectF()
+        self._geom_key = None
 
     def _px(self) -> float:
         vb = self.vb
@@ -227,9 +235,15 @@ class EdgeItem(QGraphicsItem):
         s = min(s, 1.0)
         return QPointF(center.x() + dx * s, center.y() + dy * s)
 
-    def update_geometry(self) -> None:
-        px = self._px()
+    def update_geometry(self, px: float | None = None) -> None:
+        """Recompute the curve for the current node positions and view scale (``px``: scene units per
+        screen pixel; looked up when not given). Nothing is done when neither changed."""
+        px = self._px() if px is None else px
         a, b = self.src.pos(), self.dst.pos()
+        key = (a.x(), a.y(), b.x(), b.y(), px, self.src.half_w, self.src.half_h, self.dst.half_w, self.dst.half_h)
+        if key == self._geom_key:
+            return
+        self._geom_key = key
         mid = (a + b) / 2
         dx, dy = b.x() - a.x(), b.y() - a.y()
         dist = math.hypot(dx, dy) or 1.0
@@ -312,6 +326,21 @@ def predicate_tooltip(rel, predicate_names, names: dict[int, str], k: int = 5) -
     return "<br>".join(lines)
 
 
+class _RelationTip:
+    """Builds a relation's tooltip when it is first shown (callable)."""
+
+    __slots__ = ("rel", "names", "labels", "changed", "was")
+
+    def __init__(self, rel, predicate_names, labels, changed: bool, was) -> None:
+        self.rel, self.names, self.labels, self.changed, self.was = rel, predicate_names, labels, changed, was
+
+    def __call__(self) -> str:
+        tip = predicate_tooltip(self.rel, self.names, self.labels)
+        if self.changed:
+            tip += "<br><i>new since t_end</i>" if self.was is None else f"<br><i>t_end: {html.escape(self.was.name)}</i>"
+        return tip
+
+
 class GraphView(QWidget):
     """Draws one scene graph with fixed node positions; reports clicks and node drags."""
 
@@ -337,7 +366,9 @@ class GraphView(QWidget):
         self.nodes: dict = {}
         self.edges: list[EdgeItem] = []
         self._items: list = []
-        self._layer: Layer | None = None
+        self._layer = Layer()
+        self.vb.addItem(self._layer)
+        self._pool = ItemPool(self._layer)
         self.node_font = QFont()
         self.node_font.setPointSizeF(10.0)
         self.node_font.setBold(True)
@@ -350,12 +381,7 @@ class GraphView(QWidget):
 
     # ------------------------------------------------------------------ drawing
     def clear(self) -> None:
-        if self._layer is not None:
-            self.vb.removeItem(self._layer)
-            # keep the removed items alive until the next redraw: a mouse event being delivered may
-            # still refer to one of them (a click that changes the selection triggers this redraw)
-            self._retired = self._layer
-            self._layer = None
+        self._pool.clear()
         self._items, self.nodes, self.edges = [], {}, []
 
     def show_message(self, text: str) -> None:
@@ -370,11 +396,16 @@ class GraphView(QWidget):
         ``reference``: the graph at t_end; relations that are new or whose predicate changed get an
         amber label outline, relations shown at t_end but gone now are drawn as dashed ghosts.
         ``match``/``gt``: ground-truth colouring (tp green, fp red, missed orange dashed).
-        ``fit_key``: the view is fitted when this changes (a new image)."""
-        self.clear()
+        ``fit_key``: the view is fitted when this changes (a new image).
+
+        Nodes, edges and labels whose look is unchanged since the last call are kept as they are
+        (:class:`ItemPool`), so scrubbing ``t`` redraws only what changed."""
         if graph is None:
+            self.clear()
             return
-        self._layer = Layer()
+        pool = self._pool
+        pool.begin()
+        self._items, self.nodes, self.edges = [], {}, []
         self.show_message("" if graph.objects else "no objects above the threshold")
         hl = highlight_objects or set()
         sel_rel = selected_relations or set()
@@ -384,6 +415,8 @@ class GraphView(QWidget):
         if hide_unrelated and not graph.relations:
             objs = sorted(graph.objects, key=lambda o: -o.score)[:10]
         any_sel = bool(hl) or bool(sel_rel)
+        ref_obj = {r.index: r for r in reference.objects} if reference is not None else None
+        font, efont, sig = self.node_font, self.edge_font, self.signals
         for o in objs:
             pos = layout.get(o.index)
             if pos is None:
@@ -398,24 +431,20 @@ class GraphView(QWidget):
             fill = qcolor(rgb, 90 if faded else 255)
             fg = qcolor(text_color_for(rgb), 110 if faded else 255)
             tip = f"<b>#{o.index} {html.escape(o.name)}</b> score {o.score:.3f}"
-            node = NodeItem(o.index, labels[o.index], fill, fg, border, self.signals, self.node_font, width,
-                            tooltip=tip)
-            if reference is not None:
-                ref = {r.index: r for r in reference.objects}
-                if o.index not in ref or ref[o.index].label != o.label:
-                    node.border, node.pen_width = CHANGED, 3.0
-                    node.setToolTip(tip + ("<br>new since t_end" if o.index not in ref
-                                           else f"<br>t_end: {html.escape(ref[o.index].name)}"))
-            node.setPos(*pos)
-            node.setZValue(40)
-            self._add(node)
-            self.nodes[o.index] = node
+            if ref_obj is not None and (o.index not in ref_obj or ref_obj[o.index].label != o.label):
+                border, width = CHANGED, 3.0
+                tip += ("<br>new since t_end" if o.index not in ref_obj else f"<br>t_end: {html.escape(ref_obj[o.index].name)}")
+            text = labels[o.index]
+            node, _ = pool.get(("node", o.index), (text, fill, fg, border, width), NodeItem, o.index, text, fill, fg,
+                               border, sig, font, width)
+            self._place_node(node, o.index, pos, 40, tip)
         # missed ground-truth objects
         if match is not None and gt is not None:
             names = getattr(gt, "class_names", None) or graph.class_names or []
             gl = np.asarray(gt.labels)
             gb = np.asarray(gt.boxes)
             W, H = (max(1, v) for v in graph.image_size)
+            orange = qcolor(STATUS_COLORS["missed"])
             for j in match.missed_objects:
                 key = ("gt", j)
                 pos = layout.get(key)
@@ -424,17 +453,14 @@ class GraphView(QWidget):
                     pos = ((x1 + x2) / 2 / W * SCENE_W, (y1 + y2) / 2 / H * SCENE_H)
                 lab = int(gl[j])
                 name = (names[lab] if 0 <= lab < len(names) else str(lab)) + "-GT"
-                node = NodeItem(key, name, QColor(60, 45, 20), qcolor(STATUS_COLORS["missed"]),
-                                qcolor(STATUS_COLORS["missed"]), self.signals, self.node_font, 2.0, dashed=True,
-                                tooltip="missed ground-truth object")
-                node.setPos(*pos)
-                node.setZValue(39)
-                self._add(node)
-                self.nodes[key] = node
+                node, _ = pool.get(("node", key), (name,), NodeItem, key, name, QColor(60, 45, 20), orange, orange, sig,
+                                   font, 2.0, dashed=True)
+                self._place_node(node, key, pos, 39, "missed ground-truth object")
         pairs = {(r.subject, r.object) for r in graph.relations}
         ref_rel = {}
         if reference is not None:
             ref_rel = {(r.subject, r.object): r for r in reference.relations}
+        pnames = graph.predicate_names
         for k, r in enumerate(graph.relations):
             src, dst = self.nodes.get(r.subject), self.nodes.get(r.object)
             if src is None or dst is None:
@@ -446,43 +472,36 @@ class GraphView(QWidget):
             if match is not None:
                 rgb = STATUS_COLORS[match.relation_status[k]] if k < len(match.relation_status) else rgb
             color = qcolor(rgb, 60 if faded else EDGE_DEFAULT_ALPHA)
-            changed = reference is not None and ((r.subject, r.object) not in ref_rel
-                                                 or ref_rel[(r.subject, r.object)].predicate != r.predicate)
+            was = ref_rel.get((r.subject, r.object))
+            changed = reference is not None and (was is None or was.predicate != r.predicate)
             border = CHANGED if changed else (QColor(250, 250, 250) if selected and any_sel else None)
-            tip = predicate_tooltip(r, graph.predicate_names, labels)
-            if changed:
-                was = ref_rel.get((r.subject, r.object))
-                tip += "<br><i>new since t_end</i>" if was is None else f"<br><i>t_end: {html.escape(was.name)}</i>"
-            label = EdgeLabel(r.name, QColor(235, 235, 235, 110 if faded else 255), QColor(40, 41, 45, 120 if faded else 225),
-                              border, self.edge_font,
-                              (lambda add, s=r.subject, o=r.object: self.edgeClicked.emit(s, o, add)), tooltip=tip)
-            label.setZValue(30)
-            edge = EdgeItem(src, dst, color, 3.0 if selected and any_sel else 1.8, bend, label, key=(r.subject, r.object),
-                            signals=self.signals)
-            edge.setZValue(10)
-            self._add(edge)
-            self._add(label)
-            self.edges.append(edge)
+            lfg = QColor(235, 235, 235, 110 if faded else 255)
+            lbg = QColor(40, 41, 45, 120 if faded else 225)
+            tip = _RelationTip(r, pnames, labels, changed, was)
+            key = (r.subject, r.object)
+            label, _ = pool.get(("label", key), (r.name, lfg, lbg, border), EdgeLabel, r.name, lfg, lbg, border, efont,
+                                sig, key)
+            label.tip = tip
+            self._place_edge(("edge", key), label, 30, src, dst, color, 3.0 if selected and any_sel else 1.8, bend,
+                             10, key=key)
         if reference is not None:  # relations at t_end that are not shown now
+            grey, ghost_bg = QColor(170, 170, 170), QColor(40, 41, 45, 160)
             for (s, o), r in ref_rel.items():
                 if (s, o) in pairs:
                     continue
                 src, dst = self.nodes.get(s), self.nodes.get(o)
                 if src is None or dst is None:
                     continue
-                label = EdgeLabel(f"({r.name})", QColor(170, 170, 170), QColor(40, 41, 45, 160), None, self.edge_font,
-                                  lambda add: None, tooltip=f"shown at t_end: {html.escape(r.name)}")
-                label.setZValue(25)
-                edge = EdgeItem(src, dst, QColor(150, 150, 150, 120), 1.2, -28.0 if (o, s) in pairs else 0.0, label,
-                                dashed=True)
-                edge.setZValue(5)
-                self._add(edge)
-                self._add(label)
-                self.edges.append(edge)
+                text = f"({r.name})"
+                label, _ = pool.get(("ghost-label", s, o), (text,), EdgeLabel, text, grey, ghost_bg, None, efont,
+                                    tip=f"shown at t_end: {html.escape(r.name)}")
+                self._place_edge(("ghost-edge", s, o), label, 25, src, dst, QColor(150, 150, 150, 120), 1.2,
+                                 -28.0 if (o, s) in pairs else 0.0, 5, dashed=True)
         if match is not None and gt is not None:  # missed ground-truth relations
             gr = np.asarray(gt.relations).reshape(-1, 3)
-            pnames = getattr(gt, "predicate_names", None) or graph.predicate_names or []
+            gpn = getattr(gt, "predicate_names", None) or graph.predicate_names or []
             obj_of_gt = match.object_of_gt
+            orange = qcolor(STATUS_COLORS["missed"])
             for j in match.missed_relations:
                 s, o, p = (int(v) for v in gr[j])
                 ks = obj_of_gt.get(s, ("gt", s))
@@ -490,31 +509,48 @@ class GraphView(QWidget):
                 src, dst = self.nodes.get(ks), self.nodes.get(ko)
                 if src is None or dst is None:
                     continue
-                name = (pnames[p] if 0 <= p < len(pnames) else str(p)) + "-GT"
-                orange = qcolor(STATUS_COLORS["missed"])
-                label = EdgeLabel(name, orange, QColor(40, 41, 45, 200), orange, self.edge_font, lambda add: None,
-                                  tooltip="missed ground-truth relation")
-                label.setZValue(26)
-                edge = EdgeItem(src, dst, orange, 1.5, -20.0, label, dashed=True)
-                edge.setZValue(6)
-                self._add(edge)
-                self._add(label)
-                self.edges.append(edge)
-        self.vb.addItem(self._layer)
+                name = (gpn[p] if 0 <= p < len(gpn) else str(p)) + "-GT"
+                label, _ = pool.get(("gt-label", j), (name,), EdgeLabel, name, orange, QColor(40, 41, 45, 200), orange,
+                                    efont, tip="missed ground-truth relation")
+                self._place_edge(("gt-edge", j), label, 26, src, dst, orange, 1.5, -20.0, 6, dashed=True)
+        pool.end()
         self._relayout_edges()
         if fit_key is not None and fit_key != self._fitted_for:
             self._fitted_for = fit_key
             self.fit()
 
-    def _add(self, item) -> None:
-        if isinstance(item, EdgeItem):
-            item.vb = self.vb
-        item.setParentItem(self._layer)
-        self._items.append(item)
+    def _place_node(self, node: NodeItem, key, pos, z: float, tip: str) -> None:
+        node.edges = []
+        node.setPos(*pos)
+        node.setZValue(z)
+        if node.toolTip() != tip:
+            node.setToolTip(tip)
+        self.nodes[key] = node
+        self._items.append(node)
+
+    def _place_edge(self, pool_key, label: EdgeLabel, label_z: float, src: NodeItem, dst: NodeItem, color: QColor,
+                    width: float, bend: float, z: float, dashed: bool = False, key=None) -> None:
+        spec = (id(src), id(dst), id(label), color, width, bend, dashed)
+        edge, _ = self._pool.get(pool_key, spec, EdgeItem, src, dst, color, width, bend, label, dashed=dashed, key=key,
+                                 signals=self.signals if key is not None else None)
+        edge.vb = self.vb
+        src.edges.append(edge)
+        dst.edges.append(edge)
+        label.setZValue(label_z)
+        edge.setZValue(z)
+        self.edges.append(edge)
+        self._items += [edge, label]
 
     def _relayout_edges(self, *_):
+        if not self.edges:
+            return
+        try:
+            px = self.vb.viewPixelSize()
+            px = float(max(px[0], px[1])) or 1.0
+        except Exception:
+            px = 1.0
         for e in self.edges:
-            e.update_geometry()
+            e.update_geometry(px)
 
     def fit(self) -> None:
         if not self.nodes:

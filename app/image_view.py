@@ -90,6 +90,57 @@ class Layer(QGraphicsItem):
         pass
 
 
+class ItemPool:
+    """The items of one view, kept between redraws under a key.
+
+    :meth:`get` returns the item drawn last time under ``key`` when its ``spec`` (everything that
+    decides how it looks) is unchanged, so moving ``t`` touches only what really changed: unchanged
+    items cause no scene operation and no repaint. Changed or unused items are removed; removed ones
+    stay referenced until the next redraw (a mouse event being delivered may still point at one)."""
+
+    def __init__(self, layer: QGraphicsItem) -> None:
+        self.layer = layer
+        self.items: dict = {}
+        self.retired: list = []
+        self._used: set = set()
+
+    def begin(self) -> None:
+        self.retired = []
+        self._used = set()
+
+    def get(self, key, spec: tuple, cls, /, *args, **kwargs):
+        """``(item, created)``: the kept item for ``key`` when its spec is ``spec``, else a new
+        ``cls(*args, **kwargs)``."""
+        it = self.items.get(key)
+        self._used.add(key)
+        if it is not None and it._pool_spec == spec:
+            return it, False
+        if it is not None:
+            self._drop(it)
+        it = cls(*args, **kwargs)
+        it._pool_spec = spec
+        it.setParentItem(self.layer)
+        self.items[key] = it
+        return it, True
+
+    def end(self) -> None:
+        """Remove the items not asked for since :meth:`begin`."""
+        for k in [k for k in self.items if k not in self._used]:
+            self._drop(self.items.pop(k))
+
+    def clear(self) -> None:
+        self.begin()
+        self.end()
+
+    def _drop(self, it) -> None:
+        sc = it.scene()
+        if sc is not None:
+            sc.removeItem(it)
+        else:
+            it.setParentItem(None)
+        self.retired.append(it)
+
+
 class BoxItem(QGraphicsItem):
     """One object's box in image coordinates (cosmetic pen: constant screen width)."""
 
@@ -194,7 +245,10 @@ class ImageView(QWidget):
         lay.addWidget(self.gv)
         self._items: list[QGraphicsItem] = []
         self._shown_boxes: list[list[float]] = []
-        self._layer: Layer | None = None
+        self._layer = Layer()
+        self._layer.setZValue(10)
+        self.vb.addItem(self._layer, ignoreBounds=True)
+        self._pool = ItemPool(self._layer)
         self._rois: list[pg.RectROI] = []
         self._objects = []
         self._class_names = None
@@ -244,12 +298,7 @@ class ImageView(QWidget):
 
     # ------------------------------------------------------------------ boxes
     def clear_boxes(self) -> None:
-        if self._layer is not None:
-            self.vb.removeItem(self._layer)
-            # keep the removed items alive until the next redraw: a mouse event being delivered may
-            # still refer to one of them (a click that changes the selection triggers this redraw)
-            self._retired = self._layer
-            self._layer = None
+        self._pool.clear()
         self._items = []
         self._objects = []
 
@@ -258,17 +307,22 @@ class ImageView(QWidget):
         """Draw the objects of ``graph``. ``reference``: the graph at t_end (objects whose label changed
         are tagged, objects absent at t_end dashed); ``ghosts``: objects shown at t_end that are gone now
         (drawn as grey dotted outlines). ``match``: a :class:`nodis.render.GroundTruthMatch` switches to
-        tp/fp/missed colouring (``gt`` names missed boxes). ``labels``: display names per object id."""
-        self.clear_boxes()
+        tp/fp/missed colouring (``gt`` names missed boxes). ``labels``: display names per object id.
+
+        Items whose look is unchanged since the last call are kept (:class:`ItemPool`)."""
         if graph is None:
+            self.clear_boxes()
             return
+        pool = self._pool
+        pool.begin()
+        self._items = []
         self._objects = list(graph.objects)
         self._class_names = graph.class_names
-        self._layer = Layer()
-        self._layer.setZValue(10)
         labels = labels or node_labels(graph)
         ref = {o.index: o for o in reference.objects} if reference is not None else None
         highlight = highlight or set()
+        font = self.tag_font
+        top_band = 0.04 * self._image_shape[0] if self._image_shape is not None else None
         # big boxes first so small ones stay visible on top
         order = sorted(graph.objects, key=lambda o: -(o.box[2] - o.box[0]) * (o.box[3] - o.box[1]))
         for z, o in enumerate(order):
@@ -280,52 +334,57 @@ class ImageView(QWidget):
                 rgb = object_color(o.index)
             changed = ref is not None and (o.index not in ref or ref[o.index].label != o.label)
             width = 3.5 if o.index in highlight else 2.0
-            item = BoxItem(o.index, o.box, qcolor(rgb, alpha), width, dashed=ref is not None and o.index not in ref)
+            box = tuple(float(v) for v in o.box)
+            color = qcolor(rgb, alpha)
+            dashed = ref is not None and o.index not in ref
+            item, _ = pool.get(("box", o.index), (box, color, width, dashed),
+                               BoxItem, o.index, box, color, width, dashed=dashed)
             item.setZValue(10 + z)
-            self._add(item)
+            self._items.append(item)
             text = labels[o.index] + (f" {o.score:.2f}" if show_scores else "")
             if changed and o.index in ref:
                 text += f"  (t_end: {ref[o.index].name})"
             elif changed:
                 text = "+ " + text
             border = QColor(255, 200, 0) if changed else None
-            tag = TagItem(text, qcolor(rgb, 220 if not faded else FADED_ALPHA),
-                          qcolor(text_color_for(rgb), 255 if not faded else 120), self.tag_font, border)
-            x1, y1 = o.box[0], o.box[1]
-            if self._image_shape is not None and y1 < 0.04 * self._image_shape[0]:
-                tag.below = True  # no room above the box: put the tag inside it
-            tag.setPos(x1, y1)
+            bg = qcolor(rgb, 220 if not faded else FADED_ALPHA)
+            fg = qcolor(text_color_for(rgb), 255 if not faded else 120)
+            below = top_band is not None and box[1] < top_band  # no room above the box: tag inside it
+            tag, _ = pool.get(("tag", o.index), (text, bg, fg, border, below),
+                              TagItem, text, bg, fg, font, border, below=below)
+            tag.setPos(box[0], box[1])
             tag.setZValue(1000 + z)
-            self._add(tag)
+            self._items.append(tag)
         for o in ghosts or ():  # objects present at t_end but not now: ghost outlines
-            item = BoxItem(-1000 - o.index, o.box, QColor(200, 200, 200, 150), 1.0, dashed=True)
+            box = tuple(float(v) for v in o.box)
+            item, _ = pool.get(("ghost", o.index), (box,),
+                               BoxItem, -1000 - o.index, box, QColor(200, 200, 200, 150), 1.0, dashed=True)
             item.setZValue(5)
-            self._add(item)
-            tag = TagItem(f"− {o.name} (t_end)", QColor(60, 60, 60, 170), QColor(220, 220, 220), self.tag_font)
-            tag.setPos(o.box[0], o.box[1])
+            self._items.append(item)
+            text = f"− {o.name} (t_end)"
+            tag, _ = pool.get(("ghost-tag", o.index), (text,),
+                              TagItem, text, QColor(60, 60, 60, 170), QColor(220, 220, 220), font)
+            tag.setPos(box[0], box[1])
             tag.setZValue(900)
-            self._add(tag)
+            self._items.append(tag)
         if match is not None and gt is not None:  # missed ground truth: orange dashed "-GT"
             names = getattr(gt, "class_names", None) or graph.class_names or []
+            gboxes, glabels = np.asarray(gt.boxes), np.asarray(gt.labels)
+            rgb = STATUS_COLORS["missed"]
             for j in match.missed_objects:
-                b = np.asarray(gt.boxes)[j]
-                lab = int(np.asarray(gt.labels)[j])
-                rgb = STATUS_COLORS["missed"]
-                item = BoxItem(-1 - j, b, qcolor(rgb), 2.0, dashed=True)
+                b = tuple(float(v) for v in gboxes[j])
+                lab = int(glabels[j])
+                item, _ = pool.get(("gt", j), (b,), BoxItem, -1 - j, b, qcolor(rgb), 2.0, dashed=True)
                 item.setZValue(6)
-                self._add(item)
+                self._items.append(item)
                 name = names[lab] if 0 <= lab < len(names) else str(lab)
-                tag = TagItem(f"{name}-GT", qcolor(rgb, 200), QColor(0, 0, 0), self.tag_font)
-                tag.setPos(float(b[0]), float(b[3]))
-                tag.below = True
+                text = f"{name}-GT"
+                tag, _ = pool.get(("gt-tag", j), (text,),
+                                  TagItem, text, qcolor(rgb, 200), QColor(0, 0, 0), font, below=True)
+                tag.setPos(b[0], b[3])
                 tag.setZValue(950)
-                self._add(tag)
-
-        self.vb.addItem(self._layer, ignoreBounds=True)
-
-    def _add(self, item) -> None:
-        item.setParentItem(self._layer)
-        self._items.append(item)
+                self._items.append(tag)
+        pool.end()
 
     def drawn_objects(self) -> list[int]:
         """Object ids currently drawn (for tests and exports)."""

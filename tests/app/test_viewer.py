@@ -551,3 +551,46 @@ def test_ground_truth_files_next_to_images(tmp_path):
     # a broken sidecar is ignored (logged), not fatal
     (tmp_path / "photo.gt.json").write_text("{ not json")
     assert find_ground_truth(other, v.classes, v.predicates) == (None, "")
+
+
+def _drawing(view) -> list:
+    """What a view shows: one description per item under its layer (type, look, position, z)."""
+    out = []
+    for it in view._layer.childItems():
+        pos = (round(it.pos().x(), 3), round(it.pos().y(), 3))
+        geom = getattr(it, "_path", None)
+        look = getattr(it, "_pool_spec", None)
+        if type(it).__name__ == "EdgeItem":  # its spec names the node and label items by id
+            look = (it.src.key, it.dst.key, it.label.text, it.color.getRgb(), it.width, it.bend, it.dashed)
+        out.append((type(it).__name__, repr(look), pos, it.zValue(), getattr(it, "text", None), it.toolTip(),
+                    round(geom.length(), 3) if geom is not None else None))
+    return sorted(out, key=repr)
+
+
+def test_scrubbing_reuses_items_and_matches_a_fresh_drawing(qtbot, make_window, scene_with_gt):
+    w = make_window()
+    w.open_paths([scene_with_gt])
+    e = wait_done(qtbot, w)
+    assert e.gt is not None and w.state.compare_gt
+    n = len(e.times)
+    before = set(map(id, w.graph_view._layer.childItems())) | set(map(id, w.image_view._layer.childItems()))
+    kept = 0
+    for gi in (0, n // 3, n - 1, 1, n // 2, w.state.index_of(1.5)):
+        w.time_panel.obj_slider.setValue(gi)
+        QApplication.processEvents()
+        now = set(map(id, w.graph_view._layer.childItems())) | set(map(id, w.image_view._layer.childItems()))
+        kept += len(now & before)
+        before = now
+        scrubbed = (_drawing(w.image_view), _drawing(w.graph_view))
+        # nothing left behind: the layers hold exactly the pooled items
+        assert len(w.image_view._layer.childItems()) == len(w.image_view._pool.items)
+        assert len(w.graph_view._layer.childItems()) == len(w.graph_view._pool.items)
+        w.image_view.clear_boxes()
+        w.graph_view.clear()
+        w.redraw()
+        assert (_drawing(w.image_view), _drawing(w.graph_view)) == scrubbed, f"grid time {gi}"
+        before = set(map(id, w.graph_view._layer.childItems())) | set(map(id, w.image_view._layer.childItems()))
+    assert kept > 0  # unchanged boxes, tags and nodes were kept, not rebuilt
+    # edge labels build their tooltips when first hovered
+    lab = next(it for it in w.graph_view._layer.childItems() if type(it).__name__ == "EdgeLabel")
+    assert lab.tooltip_text()
