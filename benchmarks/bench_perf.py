@@ -18,7 +18,9 @@ Sections (``--sections``, comma list; default all):
 * ``e2e``: end-to-end latency per image per mode (demo preset, 512 px image);
 * ``throughput``: ``nodis predict`` over a folder of rendered images, and the in-process loops;
 * ``slider``: slider move -> redrawn image and graph views in the real viewer (offscreen), PredCls
-  with 64 given boxes, at grid times already decoded and at new ones (p50/p95).
+  with 64 given boxes, at grid times already decoded and at new ones (p50/p95);
+* ``compile``: ``torch.compile`` of the ODE function (the bidirectional LSTM, ``vg`` width) against
+  eager, with Dynamo's default (LSTM = graph break) and with ``allow_rnn`` (LSTM unrolled).
 
 Timings are medians over ``--repeats`` runs; production and reference alternate within a repeat.
 Peak memory is measured in a child process (``VmHWM`` after ``clear_refs``, with glibc's mmap
@@ -79,7 +81,7 @@ QUICK = {
     "slider_ref": 1,
     "e2e_repeats": 1,
 }
-SECTIONS = ("ode", "grid", "e2e", "throughput", "slider")
+SECTIONS = ("ode", "grid", "e2e", "throughput", "slider", "compile")
 
 
 def log(msg: str) -> None:
@@ -760,6 +762,50 @@ def section_slider(model, P: dict, n_objects: int = 64) -> dict:
     return res
 
 
+def section_compile(P: dict) -> dict:
+    """Does ``torch.compile`` help the ODE function? Eager vs compiled BiLSTM at the ``vg`` width."""
+    import torch._dynamo
+
+    dim = 512
+    torch.manual_seed(0)
+    lstm = nn.LSTM(dim, dim // 2, bidirectional=True).eval()
+    rows = []
+    for length, rnn in ((56, False), (240, False), (56, True)):
+        torch._dynamo.reset()
+        old = torch._dynamo.config.allow_rnn
+        torch._dynamo.config.allow_rnn = rnn
+        try:
+            x = torch.randn(length, 1, dim)
+
+            def f(x):
+                return lstm(x)[0]
+
+            cf = torch.compile(f, dynamic=False)
+            with torch.no_grad():
+                t0 = time.perf_counter()
+                y = cf(x)
+                first = time.perf_counter() - t0
+                diff = float((y - f(x)).abs().max())
+                te, tc = [], []
+                for _ in range(max(5, 3 * P["repeats"])):
+                    t = time.perf_counter()
+                    f(x)
+                    te.append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    cf(x)
+                    tc.append(time.perf_counter() - t)
+        finally:
+            torch._dynamo.config.allow_rnn = old
+            torch._dynamo.reset()
+        row = {"length": length, "allow_rnn": rnn, "eager_ms": 1e3 * statistics.median(te),
+               "compiled_ms": 1e3 * statistics.median(tc), "first_call_s": first, "max_diff": diff}
+        row["speedup"] = row["eager_ms"] / row["compiled_ms"]
+        log(f"compile: length {length} allow_rnn={rnn}: eager {row['eager_ms']:.1f} ms, compiled "
+            f"{row['compiled_ms']:.1f} ms (first call {first:.1f} s)")
+        rows.append(row)
+    return {"dim": dim, "rows": rows}
+
+
 def profile_pode(n: int, threads: int, rows: int = 25) -> dict:
     """torch.profiler and cProfile of one production P-ODE solve with the vg dimensions."""
     import cProfile
@@ -975,6 +1021,22 @@ def write_report(res: dict, path: Path) -> None:
               f"after {sl['all_times_decoded_s']:.2f} s. The release has no slider: showing another t means "
               f"re-solving the model at that t, {sl['ref_resolve_p50_ms']:.0f} ms (reference PredCls forward, median "
               f"of {sl['ref_resolve_n']}, compute only, drawing excluded).", ""]
+    comp = res.get("compile")
+    if comp:
+        L += ["## torch.compile", "",
+              f"The ODE function is one bidirectional `nn.LSTM` call (width {comp['dim']}, the `vg` preset) over the "
+              "pair sequence. Compiled with `torch.compile(dynamic=False)` against eager, same input, no grad "
+              "(medians):", "",
+              "| sequence length | Dynamo | eager ms | compiled ms | speed-up | first call (compile) s | max diff |",
+              "|---|---|---|---|---|---|---|"]
+        for r in comp["rows"]:
+            L.append(f"| {r['length']} | {'allow_rnn (unrolled)' if r['allow_rnn'] else 'default (graph break)'} | "
+                     f"{r['eager_ms']:.2f} | {r['compiled_ms']:.2f} | {r['speedup']:.2f}x | {r['first_call_s']:.1f} | "
+                     f"{r['max_diff']:.1e} |")
+        L += ["", "By default Dynamo does not trace RNN modules: the LSTM runs eagerly inside the compiled "
+              "function, so nothing is gained. With `allow_rnn` Dynamo traces the module: the first call pays the "
+              "compilation, static shapes mean a recompilation for every new number of pairs, and the compiled "
+              "function is not faster than the eager kernel. nodis therefore does not use `torch.compile`.", ""]
     prof = res.get("profile")
     if prof:
         L += [f"## Profile of the production P-ODE (`vg` dimensions, {prof['objects']} objects, {prof['pairs']} pairs)",
@@ -1065,6 +1127,9 @@ def main(argv=None) -> int:
         save()
     if "slider" in sections:
         res["slider"] = section_slider(demo, P)
+        save()
+    if "compile" in sections:
+        res["compile"] = section_compile(P)
         save()
     if args.profile:
         res["profile"] = profile_pode(args.profile, threads)
