@@ -19,6 +19,9 @@ Sections (``--sections``, comma list; default all):
 * ``throughput``: ``nodis predict`` over a folder of rendered images, and the in-process loops;
 * ``slider``: slider move -> redrawn image and graph views in the real viewer (offscreen), PredCls
   with 64 given boxes, at grid times already decoded and at new ones (p50/p95);
+* ``batch``: what batching images along the LSTM batch axis would give: the reference predicate branch
+  on 8 images of 16 objects at once (the release's training-time packing) against one image at a
+  time, time and output difference (``vg`` dimensions);
 * ``compile``: ``torch.compile`` of the ODE function (the bidirectional LSTM, ``vg`` width) against
   eager, with Dynamo's default (LSTM = graph break) and with ``allow_rnn`` (LSTM unrolled).
 
@@ -81,7 +84,7 @@ QUICK = {
     "slider_ref": 1,
     "e2e_repeats": 1,
 }
-SECTIONS = ("ode", "grid", "e2e", "throughput", "slider", "compile")
+SECTIONS = ("ode", "grid", "batch", "e2e", "throughput", "slider", "compile")
 
 
 def log(msg: str) -> None:
@@ -762,6 +765,50 @@ def section_slider(model, P: dict, n_objects: int = 64) -> dict:
     return res
 
 
+def section_batch(model, P: dict, n_images: int = 8, n_objects: int = 16) -> dict:
+    """The reference P-ODE on ``n_images`` images packed into one solve vs one solve per image."""
+    fmap1 = feature_map(model, "vg")
+    cases = []
+    counts = [n_objects - n_images // 2 + k for k in range(n_images)]  # different sizes: padding, as in real batches
+    for k, n in enumerate(counts):
+        boxes, labels = random_objects(model, n, seed=k)
+        b = torch.as_tensor(boxes)
+        pairs = model.candidate_pairs(b, False)
+        cases.append({"fmap": fmap1, "boxes": boxes, "labels": torch.as_tensor(labels),
+                      "rois": torch.cat((torch.zeros(n, 1), b), 1), "pairs": pairs,
+                      "rel_inds": torch.cat((torch.zeros((len(pairs), 1), dtype=torch.long), pairs), 1)})
+    offsets = np.cumsum([0] + counts[:-1]).tolist()
+    fmap = fmap1.expand(n_images, -1, -1, -1).contiguous()
+    rois = torch.cat([torch.cat((torch.full((len(c["labels"]), 1), float(k)), c["rois"][:, 1:]), 1)
+                      for k, c in enumerate(cases)])
+    labels = torch.cat([c["labels"] for c in cases])
+    rel_inds = torch.cat([torch.cat((torch.full((len(c["pairs"]), 1), k, dtype=torch.long), c["pairs"] + off), 1)
+                          for k, (c, off) in enumerate(zip(cases, offsets))])
+    t_end = ref.RELEASED_T_END
+    one, batched, prod = [], [], []
+    with torch.inference_mode():
+        for _ in range(P["vg_repeats"]):
+            t = time.perf_counter()
+            singles = [ref_pode(model, c, t_end) for c in cases]
+            one.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            rb = ref.predicate_branch(model, fmap, rois, labels, rel_inds, t_end=t_end)
+            batched.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            for c in cases:
+                _ = prod_pode(model, c, t_end).probs
+            prod.append(time.perf_counter() - t)
+    diff = float((torch.cat([r.rel_probs for r in singles]) - rb.rel_probs).abs().max())
+    res = {"images": n_images, "objects": counts, "pairs_per_image": [int(len(c["pairs"])) for c in cases],
+           "one_by_one_s": median(one), "batched_s": median(batched), "production_one_by_one_s": median(prod),
+           "nfe_one_by_one": [r.nfe for r in singles], "nfe_batched": rb.nfe, "max_diff": diff}
+    res["batched_speedup"] = res["one_by_one_s"] / res["batched_s"]
+    log(f"batch: {n_images} images one by one {res['one_by_one_s']:.2f} s, packed {res['batched_s']:.2f} s "
+        f"({res['batched_speedup']:.2f}x), production one by one {res['production_one_by_one_s']:.2f} s; "
+        f"max diff {diff:.2e}")
+    return res
+
+
 def section_compile(P: dict) -> dict:
     """Does ``torch.compile`` help the ODE function? Eager vs compiled BiLSTM at the ``vg`` width."""
     import torch._dynamo
@@ -1021,6 +1068,24 @@ def write_report(res: dict, path: Path) -> None:
               f"after {sl['all_times_decoded_s']:.2f} s. The release has no slider: showing another t means "
               f"re-solving the model at that t, {sl['ref_resolve_p50_ms']:.0f} ms (reference PredCls forward, median "
               f"of {sl['ref_resolve_n']}, compute only, drawing excluded).", ""]
+    bt = res.get("batch")
+    if bt:
+        L += ["## Batching images along the LSTM batch axis", "",
+              f"{bt['images']} images of {bt['objects'][0]} to {bt['objects'][-1]} objects ({bt['pairs_per_image'][0]} to "
+              f"{bt['pairs_per_image'][-1]} pairs), `vg` dimensions: "
+              "the reference predicate branch with all images packed into one solve (as the release does in "
+              "training: one padded sequence per image, batch = images) against one solve per image (as the "
+              "release does at test time).", "",
+              "| | one image at a time | packed batch | production, one at a time |", "|---|---|---|---|",
+              f"| time (s) | {bt['one_by_one_s']:.2f} | {bt['batched_s']:.2f} | {bt['production_one_by_one_s']:.2f} |",
+              f"| NFE | {', '.join(map(str, bt['nfe_one_by_one']))} | {bt['nfe_batched']} | |", "",
+              ("Packing is " + (f"{bt['batched_speedup']:.2f}x faster than" if bt["batched_speedup"] >= 1 else
+                                f"slower than ({bt['batched_speedup']:.2f}x: every image is padded to the longest "
+                                "sequence)") + " solving the images one by one, and the outputs "
+               f"differ by up to {bt['max_diff']:.2g} in probability: the backward LSTM direction of a shorter "
+               "image runs over padding first, and the adaptive solver chooses one step sequence for the whole "
+               "batch from an error norm over all images, so each image's result depends on its batch-mates "
+               "(facts sheet, quirk 4). Outputs must stay exact, so nodis solves one image at a time."), ""]
     comp = res.get("compile")
     if comp:
         L += ["## torch.compile", "",
@@ -1116,6 +1181,9 @@ def main(argv=None) -> int:
         save()
     if "grid" in sections:
         res["grid"] = section_grid(models, P)
+        save()
+    if "batch" in sections:
+        res["batch"] = section_batch(models.get("vg") or vg_model(), P)
         save()
     models.pop("vg", None)
     gc.collect()
