@@ -821,7 +821,7 @@ def section_compile(P: dict) -> dict:
     """Does ``torch.compile`` help the ODE function? Eager vs compiled BiLSTM at the ``vg`` width."""
     import torch._dynamo
 
-    dim = 512
+    dim = 1024  # the vg preset's ODE state: LSTM(1024, 512, bidirectional)
     torch.manual_seed(0)
     lstm = nn.LSTM(dim, dim // 2, bidirectional=True).eval()
     rows = []
