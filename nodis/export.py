@@ -594,15 +594,19 @@ def load_image_for(graph: SceneGraph, image: Any = None):
         raise ExportError(str(e)) from e
 
 
+DRAW_TOP_K = 20
+
+
 def _png(im) -> bytes:
     buf = io.BytesIO()
     im.save(buf, format="PNG", optimize=False)
     return buf.getvalue()
 
 
-def write_png(graph: SceneGraph, path: str | Path, *, image: Any = None, top_k: int | None = None,
+def write_png(graph: SceneGraph, path: str | Path, *, image: Any = None, top_k: int | None = DRAW_TOP_K,
               show_scores: bool = True, gt: Any = None, highlight: Any = None, **_: Any) -> Path:
-    """PNG of the image with boxes and labels (needs image=...; top_k keeps the best relations' objects)."""
+    """PNG of the image with boxes and labels (needs image=...). Like the graph drawings, only the
+    objects of the best ``top_k`` relations are drawn (default 20; None draws every object)."""
     from .render import draw_boxes, focus_graph
 
     im = load_image_for(graph, image)
@@ -612,7 +616,6 @@ def write_png(graph: SceneGraph, path: str | Path, *, image: Any = None, top_k: 
 
 #: Relations drawn by the graph-drawing writers unless ``top_k`` says otherwise (``None``: all). An
 #: SGDet graph ranks every ordered pair (64 objects: 4032 relations); drawing them all helps nobody.
-DRAW_TOP_K = 20
 
 
 def _graph_writer(fmt: str) -> Callable[..., Path]:

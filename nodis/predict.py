@@ -837,7 +837,7 @@ def _process(model, it: _Item, pil, bx, fp: str, out_dir: Path, mode: str, fmts:
         kw: dict[str, Any] = {}
         if f in ("png", "strip"):
             kw["image"] = pil
-        if f in ("graph-png", "svg", "pdf") and top_k is not None:
+        if f in ("png", "graph-png", "svg", "pdf") and top_k is not None:
             kw["top_k"] = top_k
         if f == "strip":
             kw["graphs"] = [_graph(traj, t, None, threshold, False, object_threshold) for t in strip_t]

@@ -399,3 +399,19 @@ def test_strip_from_trajectory(graph, image, tmp_path):
     assert traj.asked[-2:] == [0.5, 1.5]
     with Image.open(path) as im:
         assert im.width > im.height
+
+
+def test_png_draws_the_objects_of_the_best_relations_by_default(image, tmp_path, monkeypatch):
+    from nodis import render
+    from nodis.graph import Relation
+
+    objs = [ObjectNode(i, (10.0 + 20 * i, 10.0, 30.0 + 20 * i, 40.0), 1, f"o{i}", 0.9) for i in range(30)]
+    rels = [Relation(i, i + 1, 1, "on", 0.9 - 0.01 * i, 0.9) for i in range(25)]
+    g = SceneGraph(objs, rels, (640, 480))
+    drawn = []
+    orig = render.draw_boxes
+    monkeypatch.setattr(render, "draw_boxes", lambda im, gr, **kw: drawn.append(len(gr.objects)) or orig(im, gr, **kw))
+    save_graph(g, tmp_path / "a.png", image=image)
+    save_graph(g, tmp_path / "b.png", image=image, top_k=3)
+    save_graph(g, tmp_path / "c.png", image=image, top_k=None)
+    assert drawn == [21, 4, 30]  # best 20 relations connect 21 objects; top 3 connect 4; None: all
