@@ -28,10 +28,11 @@ FIXED_STEP = ("euler", "midpoint", "rk4")
 # Inference on a multi-core CPU: the two directions of the BiLSTM are independent, so they run at the
 # same time on two threads (one intra-op thread each) instead of one after the other with every
 # time step's small matrix-vector product split across the cores. Same kernels, same arithmetic per
-# direction; docs/benchmarks.md has the measurements. Off for autograd, on GPUs and for short
-# sequences (``SPLIT_MIN_ROWS``), and when torch has a single thread.
+# direction; docs/benchmarks.md has the measurements. Off for autograd, on GPUs, when torch has a
+# single thread, and for calls too small to repay the hand-over to the second thread: under
+# ``SPLIT_MIN_WORK`` multiply-adds per direction (rows x 4 hidden x (input + hidden)).
 SPLIT_DIRECTIONS = True
-SPLIT_MIN_ROWS = 256
+SPLIT_MIN_WORK = 2_000_000
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -45,9 +46,9 @@ def _direction_pool() -> ThreadPoolExecutor:
 
 
 def split_directions_active(lstm: nn.LSTM, x: torch.Tensor) -> bool:
+    work = x.shape[0] * x.shape[1] * 4 * lstm.hidden_size * (lstm.input_size + lstm.hidden_size)
     return (SPLIT_DIRECTIONS and lstm.bidirectional and lstm.num_layers == 1 and x.device.type == "cpu"
-            and not torch.is_grad_enabled() and torch.get_num_threads() >= 2
-            and x.shape[0] * x.shape[1] >= SPLIT_MIN_ROWS)
+            and not torch.is_grad_enabled() and torch.get_num_threads() >= 2 and work >= SPLIT_MIN_WORK)
 
 
 @contextlib.contextmanager

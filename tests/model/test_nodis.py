@@ -205,6 +205,7 @@ def test_ode_solve_with_split_directions_matches_the_plain_solve(monkeypatch):
     times = torch.tensor([0.0, 0.5, 1.5])
     real = torch.get_num_threads()
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # the split needs >= 2 intra-op threads
+    monkeypatch.setattr(ode, "SPLIT_MIN_WORK", 0)  # and enough work per call (this LSTM is tiny)
     try:
         with torch.inference_mode():
             monkeypatch.setattr(ode, "SPLIT_DIRECTIONS", False)
@@ -215,3 +216,19 @@ def test_ode_solve_with_split_directions_matches_the_plain_solve(monkeypatch):
     finally:
         torch.set_num_threads(real)
     assert nfe_a == nfe_b and (plain - split).abs().max().item() < 1e-5
+
+
+def test_split_only_for_calls_worth_a_second_thread(monkeypatch):
+    import torch
+
+    from nodis.model import ode
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    small, vg = torch.nn.LSTM(16, 8, bidirectional=True), torch.nn.LSTM(1024, 512, bidirectional=True)
+    with torch.inference_mode():
+        assert not ode.split_directions_active(small, torch.zeros(400, 1, 16))
+        assert ode.split_directions_active(vg, torch.zeros(2, 1, 1024))
+        monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+        assert not ode.split_directions_active(vg, torch.zeros(2, 1, 1024))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert not ode.split_directions_active(vg, torch.zeros(2, 1, 1024))  # autograd on: never
