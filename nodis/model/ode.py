@@ -32,7 +32,7 @@ FIXED_STEP = ("euler", "midpoint", "rk4")
 # single thread, and for calls too small to repay the hand-over to the second thread: under
 # ``SPLIT_MIN_WORK`` multiply-adds per direction (rows x 4 hidden x (input + hidden)).
 SPLIT_DIRECTIONS = True
-SPLIT_MIN_WORK = 2_000_000
+SPLIT_MIN_WORK = 500_000
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
