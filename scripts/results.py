@@ -345,7 +345,8 @@ def write_report(args) -> None:
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]
     lines += ["## Reproduce", "", "```bash", "nodis train --preset demo --install weights/nodis-demo.safetensors",
-              "python scripts/model_card.py", "python scripts/results.py ablations", "python scripts/results.py tend",
+              "python scripts/results.py diagnose", "python scripts/model_card.py", "python scripts/results.py ablations",
+              "python scripts/results.py tend",
               "python scripts/results.py report", "```", ""]
     (ROOT / "docs" / "results.md").write_text("\n".join(lines))
     print("wrote docs/results.md")
