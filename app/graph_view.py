@@ -90,6 +90,8 @@ class _Signals(QObject):
 class NodeItem(QGraphicsItem):
     """A node: a rounded label box of constant screen size, draggable."""
 
+    pixmap_cache = True  # small and text-heavy: painted once into a screen pixmap (see ItemPool)
+
     def __init__(self, key, text: str, fill: QColor, fg: QColor, border: QColor, signals: _Signals, font: QFont,
                  width: float = 1.5, dashed: bool = False, tooltip: str = "") -> None:
         super().__init__()
@@ -157,6 +159,8 @@ class NodeItem(QGraphicsItem):
 class EdgeLabel(QGraphicsItem):
     """The predicate label of an edge: a pill of constant screen size, clickable when it has a ``key``
     (subject, object). Its tooltip is built when the pointer first rests on it (``tip``: a callable)."""
+
+    pixmap_cache = True
 
     def __init__(self, text: str, fg: QColor, bg: QColor, border: QColor | None, font: QFont,
                  signals: _Signals | None = None, key=None, tip=None) -> None:

@@ -98,6 +98,8 @@ class ItemPool:
     items cause no scene operation and no repaint. Changed or unused items are removed; removed ones
     stay referenced until the next redraw (a mouse event being delivered may still point at one)."""
 
+    cache = True  # items whose class sets ``pixmap_cache`` are painted once into a screen pixmap
+
     def __init__(self, layer: QGraphicsItem) -> None:
         self.layer = layer
         self.items: dict = {}
@@ -119,6 +121,8 @@ class ItemPool:
             self._drop(it)
         it = cls(*args, **kwargs)
         it._pool_spec = spec
+        if self.cache and getattr(cls, "pixmap_cache", False):
+            it.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         it.setParentItem(self.layer)
         self.items[key] = it
         return it, True
@@ -166,6 +170,8 @@ class BoxItem(QGraphicsItem):
 
 class TagItem(QGraphicsItem):
     """A label tag ("dog 0.93") anchored at an image point, drawn at constant screen size."""
+
+    pixmap_cache = True  # small and text-heavy: blitting a cached pixmap is cheaper than drawing text
 
     def __init__(self, text: str, bg: QColor, fg: QColor, font: QFont, border: QColor | None = None,
                  below: bool = False) -> None:
@@ -408,7 +414,7 @@ class ImageView(QWidget):
             pen.setStyle(Qt.PenStyle.DotLine)
             pen.setCosmetic(True)
             roi = pg.RectROI((x1, y1), (max(2.0, x2 - x1), max(2.0, y2 - y1)), pen=pen, removable=True,
-                             hoverPen=pg.mkPen((255, 230, 120), width=2), rotatable=False)
+                             hoverPen=pg.mkPen((255, 230, 120), width=2), rotatable=False, antialias=False)
             roi.setZValue(2000 + k)
             roi.translatable = not self.vb.draw_enabled  # while drawing, drags over a box draw a new one
             roi.sigRegionChangeFinished.connect(self._roi_changed)

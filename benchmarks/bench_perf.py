@@ -65,7 +65,8 @@ FULL = {
     "vg_repeats": 3,
     "images": 200,
     "inprocess_images": 30,
-    "slider_solved": 40,
+    "slider_solved": 100,
+    "slider_drag": 100,
     "slider_new": 12,
     "slider_ref": 3,
     "e2e_repeats": 5,
@@ -80,6 +81,7 @@ QUICK = {
     "images": 4,
     "inprocess_images": 2,
     "slider_solved": 6,
+    "slider_drag": 6,
     "slider_new": 3,
     "slider_ref": 1,
     "e2e_repeats": 1,
@@ -739,6 +741,14 @@ def section_slider(model, P: dict, n_objects: int = 64) -> dict:
                 gi = gi if gi != cur else n_times - 1
                 solved.append(move(gi, True))
                 cur = gi
+            # a drag: one grid step at a time, back and forth (what scrubbing with the mouse or arrow keys does)
+            drag = []
+            step = 1
+            for _ in range(P["slider_drag"]):
+                if not 0 <= cur + step < n_times:
+                    step = -step
+                cur += step
+                drag.append(move(cur, True))
             # a fresh result whose other grid times are not decoded yet: stop the background decoding
             finished = []
             w.engine.jobFinished.connect(lambda eid, jid, *a: (finished.append(jid), w.engine.cancel(eid)))
@@ -751,6 +761,7 @@ def section_slider(model, P: dict, n_objects: int = 64) -> dict:
             res.update({
                 "solved_n": len(solved), "solved_p50_ms": 1e3 * pct(solved, 50), "solved_p95_ms": 1e3 * pct(solved, 95),
                 "solved_max_ms": 1e3 * max(solved),
+                "drag_n": len(drag), "drag_p50_ms": 1e3 * pct(drag, 50), "drag_p95_ms": 1e3 * pct(drag, 95),
                 "new_n": len(fresh), "new_p50_ms": 1e3 * pct(fresh, 50) if fresh else None,
                 "new_p95_ms": 1e3 * pct(fresh, 95) if fresh else None,
             })
@@ -768,7 +779,8 @@ def section_slider(model, P: dict, n_objects: int = 64) -> dict:
                 rts.append(time.perf_counter() - t0)
         res["ref_resolve_p50_ms"] = 1e3 * pct(rts, 50)
         res["ref_resolve_n"] = len(rts)
-    log(f"slider: solved p50 {res['solved_p50_ms']:.1f} ms p95 {res['solved_p95_ms']:.1f} ms; new p50 "
+    log(f"slider: solved p50 {res['solved_p50_ms']:.1f} ms p95 {res['solved_p95_ms']:.1f} ms; drag p50 "
+        f"{res['drag_p50_ms']:.1f} ms p95 {res['drag_p95_ms']:.1f} ms; new p50 "
         f"{res['new_p50_ms']} ms; reference re-solve {res['ref_resolve_p50_ms']:.0f} ms")
     return res
 
@@ -906,7 +918,12 @@ def goals_table(res: dict) -> list[str]:
     sl = res.get("slider")
     if sl:
         v = sl["solved_p95_ms"]
-        rows.append(("Slider move to redrawn views at a decoded t, 64 objects: p95 <= 16 ms", f"{v:.1f} ms", v <= 16))
+        rows.append(("Slider move to redrawn views at a decoded t, 64 objects: p95 <= 16 ms (random jumps)",
+                     f"{v:.1f} ms", v <= 16))
+        if sl.get("drag_p95_ms") is not None:
+            v = sl["drag_p95_ms"]
+            rows.append(("Slider move to redrawn views at a decoded t, 64 objects: p95 <= 16 ms (dragging, one step "
+                         "at a time)", f"{v:.1f} ms", v <= 16))
     for r in res.get("grid") or []:
         if r["what"].startswith("P-ODE") or r["what"].startswith("SGCls"):
             same = r.get("ratio_same_interval")
@@ -970,6 +987,11 @@ def make_plots(res: dict, md_path: Path) -> list[tuple[str, str]]:
                 ax2.plot([r["t_end"] for r in rows], [r["nfe_prod"] / 10 for r in rows], ":", marker=mk,
                          label=f"{pname} NFE / 10")
         axes[0].set(xscale="log", yscale="log", xlabel="objects", ylabel="seconds", title="time vs objects (t_end 1.5)")
+        counts = sorted({r["objects"] for r in ode if r["sweep"] == "objects"})
+        if counts:
+            from matplotlib.ticker import NullFormatter
+            axes[0].set_xticks(counts, [str(c) for c in counts])
+            axes[0].xaxis.set_minor_formatter(NullFormatter())
         axes[1].set(xlabel="pairs", ylabel="peak MiB above start", title="P-ODE peak memory vs pairs")
         axes[2].set(xlabel="t_end", title="P-ODE time and NFE vs t_end")
         for a in axes:
@@ -1078,9 +1100,14 @@ def write_report(res: dict, path: Path) -> None:
               "`obj_slider.setValue(i)` to both views repainted: the redraw, then `processEvents()`, in which Qt "
               "paints the image and graph viewports (each paint event counted; a viewport Qt did not repaint is "
               "`repaint()`ed, so every move includes one paint of each view). At a new time, until the worker's "
-              "graph has arrived and been drawn.", "",
+              "graph has arrived and been drawn. A random jump changes most of the drawn boxes, tags, nodes and "
+              "edges (different top relations); a step of 0.05 in t changes few, and unchanged items are kept "
+              "(`ItemPool`).", "",
               "| position | moves | p50 ms | p95 ms |", "|---|---|---|---|",
-              f"| already decoded | {sl['solved_n']} | {sl['solved_p50_ms']:.1f} | {sl['solved_p95_ms']:.1f} |",
+              f"| already decoded, random jumps | {sl['solved_n']} | {sl['solved_p50_ms']:.1f} | "
+              f"{sl['solved_p95_ms']:.1f} |",
+              *([f"| already decoded, dragging (one grid step at a time) | {sl['drag_n']} | "
+                 f"{sl['drag_p50_ms']:.1f} | {sl['drag_p95_ms']:.1f} |"] if sl.get("drag_n") else []),
               f"| not decoded yet | {sl['new_n']} | {_f(sl['new_p50_ms'], '{:.1f}')} | {_f(sl['new_p95_ms'], '{:.1f}')} |",
               "",
               f"First result after scheduling: {sl['first_result_s']:.2f} s; all {sl['grid_points']} times decoded "

@@ -269,8 +269,8 @@ class NODIS(nn.Module):
                 states, nfe_obj = self.context.solve(seq, grid.to(dev))
                 inv = torch.empty_like(order)
                 inv[order] = torch.arange(n, device=dev)
-                obj_probs = torch.stack([torch.softmax(self.context.decode(states[g, :, 0]), -1)[inv]
-                                         for g in range(states.shape[0])]).float().cpu()
+                # one decoder call for the whole grid: (G, N, D) -> (G, N, C)
+                obj_probs = torch.softmax(self.context.decode(states[:, :, 0]), -1)[:, inv].float().cpu()
             elif mode != "predcls":
                 obj_probs = torch.zeros((grid.numel(), 0, cfg.num_classes))
             class_boxes = None
