@@ -98,8 +98,6 @@ class ItemPool:
     items cause no scene operation and no repaint. Changed or unused items are removed; removed ones
     stay referenced until the next redraw (a mouse event being delivered may still point at one)."""
 
-    cache = True  # items whose class sets ``pixmap_cache`` are painted once into a screen pixmap
-
     def __init__(self, layer: QGraphicsItem) -> None:
         self.layer = layer
         self.items: dict = {}
@@ -121,7 +119,7 @@ class ItemPool:
             self._drop(it)
         it = cls(*args, **kwargs)
         it._pool_spec = spec
-        if self.cache and getattr(cls, "pixmap_cache", False):
+        if getattr(cls, "pixmap_cache", False):  # painted once into a screen pixmap, blitted after
             it.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         it.setParentItem(self.layer)
         self.items[key] = it
