@@ -1,5 +1,5 @@
 """Export jobs. Every file is written by :mod:`nodis.export` (the same writers as ``nodis predict``);
-this module only gathers what to write and runs on the worker thread (:meth:`app.worker.Engine.call`).
+this module only gathers what to write and runs on the worker thread (:meth:`nodis_viewer.worker.Engine.call`).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The viewer's model object: loaded images, their results, ODE times, filters and selection.
 
 Widgets never talk to each other: they render from :class:`ViewerState` and react to its signals
-(napari / labelme style). Nothing here runs the model; results arrive from :mod:`app.worker`.
+(napari / labelme style). Nothing here runs the model; results arrive from :mod:`nodis_viewer.worker`.
 
 Times are kept as *grid indices* into the current trajectory's ``times`` (0 .. 2.5 step 0.05 by
 default, t_end included), so a slider position always maps to a solved time.

@@ -6,7 +6,7 @@
   confidence, the mean predicate confidence of the shown top-K relations and, with ground truth,
   R@20 / R@50; the training end time ``t_end`` is marked, the cursor follows (and can drag) ``t``.
 
-Moving a slider only changes :class:`app.state.ViewerState`'s time; the window then shows the
+Moving a slider only changes :class:`nodis_viewer.state.ViewerState`'s time; the window then shows the
 graph already decoded at that grid index (or asks the worker for it once).
 """
 from __future__ import annotations

@@ -650,8 +650,8 @@ def section_slider(model, P: dict, n_objects: int = 64) -> dict:
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
-    from app.state import DONE
-    from app.window import MainWindow
+    from nodis_viewer.state import DONE
+    from nodis_viewer.window import MainWindow
 
     loop = QEventLoop()
     tick = QTimer()  # wakes the blocking wait below now and then (conditions are polled on every event)

@@ -48,15 +48,15 @@ def main() -> int:
     QCoreApplication.setOrganizationName("nodis")
     QCoreApplication.setApplicationName("nodis-viewer")
     app = QApplication(sys.argv[:1])
-    from app import qtfix
-    from app.main import apply_dark_palette
+    from nodis_viewer import qtfix
+    from nodis_viewer.main import apply_dark_palette
 
     qtfix.install()
     apply_dark_palette(app)
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
-    from app.window import MainWindow
+    from nodis_viewer.window import MainWindow
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from PIL import Image  # noqa: E402
 @pytest.fixture(autouse=True, scope="session")
 def _pyside_refcount_fix(qapp):
     """Compensate the PySide6 6.12 reference-count bug for the whole session (see app/qtfix.py)."""
-    from app import qtfix
+    from nodis_viewer import qtfix
 
     qtfix.install()
     yield
@@ -55,7 +55,7 @@ def make_window(qtbot, small_model):
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
-    from app.window import MainWindow
+    from nodis_viewer.window import MainWindow
 
     made = []
 

@@ -341,8 +341,8 @@ def test_settings_persist_between_windows(qtbot, make_window, noise_image):
 
 
 def test_help_dialogs_and_cli(make_window, capsys):
-    from app.dialogs import SHORTCUTS, AboutDialog, ShortcutsDialog
-    from app.main import build_parser, main
+    from nodis_viewer.dialogs import SHORTCUTS, AboutDialog, ShortcutsDialog
+    from nodis_viewer.main import build_parser, main
 
     w = make_window()
     d = ShortcutsDialog(w)
@@ -361,7 +361,7 @@ def test_help_dialogs_and_cli(make_window, capsys):
 def test_bad_checkpoint_is_reported_and_app_carries_on(qtbot, make_window, tmp_path):
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"not a checkpoint")
-    from app.worker import load_model
+    from nodis_viewer.worker import load_model
 
     w = make_window(model_factory=load_model, wait_model=False, weights=str(bad))
     qtbot.waitUntil(lambda: "failed" in w.model_label.text(), timeout=30000)
@@ -406,8 +406,8 @@ def test_real_mouse_on_graph_and_image(qtbot, make_window, noise_image):
 
 
 def test_tooltips_and_helpers():
-    from app.graph_view import compute_layout, to_scene, to_unit
-    from app.image_view import class_tooltip, smallest_box_at
+    from nodis_viewer.graph_view import compute_layout, to_scene, to_unit
+    from nodis_viewer.image_view import class_tooltip, smallest_box_at
     from nodis.export import example_scene_graph
 
     g = example_scene_graph()
@@ -456,11 +456,11 @@ def test_keyboard_shortcuts(qtbot, make_window, make_noise):
 def test_main_entry_point_opens_images_and_quits(qtbot, small_model, noise_image, monkeypatch):
     from PySide6.QtCore import QEventLoop, QTimer
 
-    import app.worker
-    from app import main as entry
-    from app.window import MainWindow
+    import nodis_viewer.worker
+    from nodis_viewer import main as entry
+    from nodis_viewer.window import MainWindow
 
-    monkeypatch.setattr(app.worker, "load_model", lambda weights=None, device=None: small_model)
+    monkeypatch.setattr(nodis_viewer.worker, "load_model", lambda weights=None, device=None: small_model)
     # run main()'s event loop as a nested loop: QApplication.exec() returning would mark the shared
     # test QApplication as closing and stop cross-thread signals for the tests that follow
     loop = QEventLoop()
@@ -521,7 +521,7 @@ def test_mode_switch_seeds_boxes_from_ground_truth_or_detections(qtbot, make_win
 def test_ground_truth_files_next_to_images(tmp_path):
     import shutil
 
-    from app.gt import find_ground_truth
+    from nodis_viewer.gt import find_ground_truth
     from nodis.data.world import world_vocabulary
     from nodis.export import example_scene_graph
 
