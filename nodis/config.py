@@ -139,11 +139,17 @@ def preset(name: str, **overrides: Any) -> ModelConfig:
         cfg = ModelConfig(
             preset="demo",
             backbone="small",
-            image_size=320,
+            # v2: 384 px input and stride-8 features so that small objects (cups, hats, balls, birds)
+            # cover several feature cells; anchors fitted to the world's training boxes at this
+            # input size (scripts/fit_anchors.py: ratio quantiles, scales log-spaced over the
+            # 2nd-98th percentile of box side, about 11 to 250 px)
+            image_size=384,
+            feat_stride=8,
+            anchor_size=8,
             feat_channels=128,
             roi_dim=512,
-            anchor_scales=(1.5, 3.0, 6.0, 12.0),
-            anchor_ratios=(0.5, 1.0, 2.0),
+            anchor_scales=(1.324, 2.916, 6.423, 14.147, 31.159),
+            anchor_ratios=(0.403, 0.771, 1.383, 2.166),
             rpn_pre_nms=2000,
             rpn_post_nms=256,
             max_objects=32,

@@ -32,7 +32,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import ModelConfig, preset
 from .data.transforms import load_image, prepare_image
 from .data.vg import VGDataset, read_vocab
-from .errors import ConfigError, DatasetError
+from .errors import CheckpointError, ConfigError, DatasetError
 from .model import NODIS
 from .model.box_ops import encode_deltas
 from .model.nodis import pair_order
@@ -72,11 +72,12 @@ def train_preset(name: str, **overrides) -> TrainConfig:
         cfg = TrainConfig(preset="vg", data="data/vg", out="runs/vg", batch_size=6, det_epochs=0, rel_epochs=20,
                           rel_lr=1e-4, optimizer="adam", sgdet_fraction=0.0, val_images=5000, num_val_im=5000)
     elif name == "demo":
-        # sized so that world generation + both stages fit in 90 minutes on a 2-core CPU; the time
-        # budget is a safety net on slower machines (the run records where each stage stopped)
-        cfg = TrainConfig(preset="demo", data="data/world", out="runs/demo", batch_size=8, det_epochs=2,
+        # sized so that both stages fit in about 150 minutes on a 2-core CPU. No time budget: a
+        # stage stopped by the clock would make the result depend on the machine's speed, and the
+        # same command must reproduce the same file bit for bit
+        cfg = TrainConfig(preset="demo", data="data/world", out="runs/demo", batch_size=8, det_epochs=1.5,
                           rel_epochs=4, det_lr=2e-3, rel_lr=1e-3, optimizer="adam", sgdet_fraction=0.3,
-                          val_images=200, num_val_im=300, time_budget_min=42.0, workers=1,
+                          val_images=200, num_val_im=300, time_budget_min=0.0, workers=1,
                           extra={"world": (4000, 1000)})
     else:
         raise ConfigError(f"unknown training preset {name!r}; choose 'vg' or 'demo'")
@@ -304,6 +305,71 @@ def _git_commit() -> str | None:
         return None
 
 
+def _derive_seed(*key: int) -> int:
+    return int(np.random.SeedSequence([int(k) & 0xFFFFFFFF for k in key]).generate_state(1)[0])
+
+
+def _rng_state(loss_mod: nn.Module) -> dict:
+    """Every random state a training step draws from: torch (CPU and CUDA), Python, NumPy and the
+    relation loss's own pair sampler. Stored as plain lists so ``weights_only`` loading accepts it."""
+    np_state = np.random.get_state()
+    st = {"torch": torch.get_rng_state(), "python": _listify(random.getstate()),
+          "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])]}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    if isinstance(getattr(loss_mod, "rng", None), random.Random):
+        st["loss"] = _listify(loss_mod.rng.getstate())
+    return st
+
+
+def _listify(x):
+    return [_listify(v) for v in x] if isinstance(x, (tuple, list)) else x
+
+
+def _tuplify(x):
+    return tuple(_tuplify(v) for v in x) if isinstance(x, list) else x
+
+
+def _set_rng_state(st: dict, loss_mod: nn.Module) -> None:
+    torch.set_rng_state(st["torch"])
+    random.setstate(_tuplify(st["python"]))
+    kind, keys, pos, has_gauss, gauss = st["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+    if "loss" in st and isinstance(getattr(loss_mod, "rng", None), random.Random):
+        loss_mod.rng.setstate(_tuplify(st["loss"]))
+
+
+def _save_state(state: dict, path: Path) -> None:
+    """Atomic and durable: temporary file in the same folder, fsync, rename, fsync the folder."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:  # some file systems cannot fsync a folder
+        pass
+
+
+def _load_state(path: Path) -> dict:
+    try:
+        st = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, corrupt or not a torch file at all
+        raise CheckpointError(f"{path}: the saved training state is damaged and cannot be resumed ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else 'no detail'}); delete it to restart this stage") from None
+    if not isinstance(st, dict) or "stage" not in st or "model" not in st:
+        raise CheckpointError(f"{path}: not a nodis training state; delete it to restart this stage")
+    return st
+
+
 def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -330,10 +396,19 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
     data = TrainData(ds, model.cfg, train=True, seed=tcfg.seed)
     limit = tcfg.max_train_images or len(data)
     subset = torch.utils.data.Subset(data, list(range(min(limit, len(data)))))
+    if len(subset) == 0:
+        raise DatasetError(f"{tcfg.data}: the training split is empty (no images with boxes); nothing to train on")
+    if len(subset) < tcfg.batch_size * world:
+        raise DatasetError(f"{tcfg.data}: the training split has {len(subset)} images, fewer than one batch "
+                           f"({tcfg.batch_size} x {world} processes); lower --batch-size")
+    # the sampling order of an epoch is a function of (seed, epoch) alone, so a resumed run draws
+    # exactly the batches an uninterrupted one does
+    sample_gen, loader_gen = torch.Generator(), torch.Generator()
     sampler = torch.utils.data.distributed.DistributedSampler(subset, num_replicas=world, rank=rank, seed=tcfg.seed) \
-        if world > 1 else torch.utils.data.RandomSampler(subset, generator=torch.Generator().manual_seed(tcfg.seed))
+        if world > 1 else torch.utils.data.RandomSampler(subset, generator=sample_gen)
     loader = torch.utils.data.DataLoader(subset, batch_size=tcfg.batch_size, sampler=sampler, collate_fn=collate,
-                                         num_workers=tcfg.workers, drop_last=True, persistent_workers=False)
+                                         num_workers=tcfg.workers, drop_last=True, persistent_workers=False,
+                                         generator=loader_gen)
     epochs = tcfg.det_epochs if stage == "detector" else tcfg.rel_epochs
     steps_per_epoch = max(1, len(loader))
     planned = max(1, int(math.ceil(epochs * steps_per_epoch)))
@@ -360,7 +435,7 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
     val_history: list[dict] = []
     t0 = time.time()
     if state_path.exists():
-        st = torch.load(state_path, map_location="cpu", weights_only=True)
+        st = _load_state(state_path)
         if st.get("stage") == stage:
             model.load_state_dict(st["model"])
             opt.load_state_dict(st["optim"])
@@ -372,6 +447,8 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
             t0 -= float(st.get("seconds", 0.0))  # the time budget counts time spent before the resume
             if st.get("done"):  # finished earlier (possibly stopped by the time budget): do not train on
                 total = step
+            if "rng" in st:
+                _set_rng_state(st["rng"], loss_mod)
             log.info("resumed %s stage at step %d", stage, step)
     ddp = None
     if world > 1:
@@ -385,6 +462,8 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
     while step < total:
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
+        sample_gen.manual_seed(_derive_seed(tcfg.seed, epoch, 0))
+        loader_gen.manual_seed(_derive_seed(tcfg.seed, epoch, 1))
         data.epoch = epoch
         ds.epoch = epoch  # redraw one predicate per duplicated pair
         skip = step % steps_per_epoch
@@ -425,9 +504,8 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
                          "seconds": time.time() - t0}
                 if sched is not None:
                     state["sched"] = sched.state_dict()
-                tmp = state_path.with_suffix(".tmp")
-                torch.save(state, tmp)
-                os.replace(tmp, state_path)
+                state["rng"] = _rng_state(loss_mod)
+                _save_state(state, state_path)
             if over_budget:
                 log.warning("%s stage stopped by the time budget after %d steps", stage, step)
                 total = step
@@ -475,14 +553,18 @@ def train(tcfg: TrainConfig, progress: bool = True) -> Path:
         best = load_checkpoint(best_path)
         model.load_state_dict(best.state_dict())
     val = results.get("relation", {}).get("val", [])
-    info = {"train_config": asdict(tcfg), "stages": results, "train_seconds": time.time() - t_start,
+    # the checkpoint holds only what the same command reproduces exactly (no wall-clock times), so a
+    # rerun writes the same file bit for bit; timings go to train_log.json
+    info = {"train_config": asdict(tcfg),
+            "stages": {k: {"steps": v["steps"]} for k, v in results.items()},
             "commit": _git_commit(), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "world_size": world, "val": {"metric": "SGCls R@50 on the val split", "history": val,
                                          "best": max((v["score"] for v in val), default=None)}}
+    log_info = {**info, "stages": results, "train_seconds": time.time() - t_start}
     path = out / "model.safetensors"
     if rank == 0:
         save_checkpoint(model, path, info=info)
-        (out / "train_log.json").write_text(json.dumps(info, indent=2, default=str))
+        (out / "train_log.json").write_text(json.dumps(log_info, indent=2, default=str))
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

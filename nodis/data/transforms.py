@@ -106,22 +106,28 @@ def load_image(src: ImageLike, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
 
 
 def prepare_image(img: Image.Image, size: int, mean, std) -> tuple[torch.Tensor, float, tuple[int, int]]:
-    """Pad to a square (right/bottom, mean colour) and resize to ``size`` x ``size``; normalise.
+    """The release's input pipeline: ``SquarePad`` then ``Resize(size)``, then normalise.
 
-    Returns ``(tensor (3, size, size), scale, (h, w) of the content region)`` where
-    ``scale = size / max(w, h)`` maps original pixels to model-input pixels.
+    The PIL image is padded right/bottom to a square with the colour ``int(mean * 256)``
+    ((124, 116, 103) for the ImageNet mean), and the whole square is resized (bilinear) to
+    ``size`` x ``size`` — exactly ``dataloaders/visual_genome.py`` of the release. Boxes map with
+    the same ``scale = size / max(w, h)``.
+
+    Returns ``(tensor (3, size, size), scale, (h, w) of the content region)``, the content region
+    truncated as the release's ``im_size`` (``int(short * scale)``, the long side ``size``).
     """
     w, h = img.size
     scale = size / max(w, h)
-    cw, ch = max(1, int(w * scale)), max(1, int(h * scale))
-    if w >= h:
-        cw = size
-    if h >= w:
-        ch = size
+    if h > w:
+        content = (size, int(w * scale))
+    elif h < w:
+        content = (int(h * scale), size)
+    else:
+        content = (size, size)
     fill = tuple(int(m * 256) for m in mean)
-    canvas = Image.new("RGB", (size, size), fill)
-    canvas.paste(img.resize((cw, ch), Image.BILINEAR), (0, 0))
+    padded = ImageOps.expand(img, border=(0, 0, max(h - w, 0), max(w - h, 0)), fill=fill)
+    canvas = padded.resize((size, size), Image.BILINEAR)
     arr = torch.from_numpy(np.asarray(canvas, dtype=np.float32) / 255.0).permute(2, 0, 1)
     m = torch.tensor(mean, dtype=torch.float32)[:, None, None]
     s = torch.tensor(std, dtype=torch.float32)[:, None, None]
-    return (arr - m) / s, scale, (ch, cw)
+    return (arr - m) / s, scale, (max(1, content[0]), max(1, content[1]))

@@ -26,13 +26,23 @@ def vgg16_features() -> nn.Sequential:
     return nn.Sequential(*list(feats.children())[:30])
 
 
-def small_features(channels: int) -> nn.Sequential:
-    """A small stride-16 CNN for the CPU demo model (conv-BN-ReLU blocks)."""
+def small_features(channels: int, stride: int = 16) -> nn.Sequential:
+    """A small CNN for the CPU demo model (seven conv-BN-ReLU blocks) with output stride 16 or 8.
+
+    The stride-8 variant keeps the same layers (so the parameter shapes are identical) but does not
+    downsample in the sixth block and dilates the last two blocks by 2, so small objects (cups,
+    hats, balls, birds) span four times as many feature cells without losing receptive field.
+    """
+    if stride not in (8, 16):
+        raise ValueError(f"small backbone supports output stride 8 or 16, not {stride}")
     c1, c2, c3 = max(channels // 4, 16), max(channels // 2, 32), max(3 * channels // 4, 48)
+    last = 2 if stride == 16 else 1
+    dil = 1 if stride == 16 else 2
     layers: list[nn.Module] = []
     prev = 3
-    for out, stride in ((c1, 2), (c2, 2), (c2, 1), (c3, 2), (c3, 1), (channels, 2), (channels, 1)):
-        layers += [nn.Conv2d(prev, out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(out),
+    for out, s, d in ((c1, 2, 1), (c2, 2, 1), (c2, 1, 1), (c3, 2, 1), (c3, 1, 1), (channels, last, dil),
+                      (channels, 1, dil)):
+        layers += [nn.Conv2d(prev, out, 3, stride=s, padding=d, dilation=d, bias=False), nn.BatchNorm2d(out),
                    nn.ReLU(inplace=True)]
         prev = out
     return nn.Sequential(*layers)
@@ -79,7 +89,7 @@ class Detector(nn.Module):
         if cfg.backbone == "vgg16":
             self.features = vgg16_features()
         else:
-            self.features = small_features(cfg.feat_channels)
+            self.features = small_features(cfg.feat_channels, cfg.feat_stride)
         pooled = cfg.feat_channels * cfg.pool_size * cfg.pool_size
         self.roi_fmap = box_head(pooled, cfg.roi_dim)
         self.score_fc = nn.Linear(cfg.roi_dim, cfg.num_classes)
