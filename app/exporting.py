@@ -75,32 +75,30 @@ def export_one(engine, item: ExportItem, path: str | Path, fmt: str) -> Path:
 
 
 def export_batch(engine, items: list[ExportItem], folder: str | Path, formats: list[str]) -> ExportReport:
-    """(worker thread) Write every item in every format into ``folder``; carry on after failures."""
+    """(worker thread) Write every item in every format into ``folder``; carry on after failures.
+    An image whose export fails in one format keeps none of its files (no half-written sets)."""
     rep = ExportReport()
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ExportError(f"cannot create the folder {folder}: {e.strerror or e}") from e
-    stems, used = [], {}
-    for it in items:
-        s = it.image.stem
-        used[s] = used.get(s, 0) + 1
-        stems.append(s if used[s] == 1 else f"{s}_{used[s]}")
-    for fmt in formats:
-        if fmt == "vg":
-            try:
-                rep.written += export.save_batch([it.graph for it in items], folder, "vg")
-            except NodisError as e:
-                rep.errors.append(f"scene_graphs.json: {e}")
-            continue
-        for it, stem in zip(items, stems):
-            path = export.output_path(folder / stem, fmt)
-            try:
-                rep.written.append(export_one(engine, it, path, fmt))
-            except NodisError as e:
-                rep.errors.append(f"{path.name}: {e}")
-            except Exception as e:  # keep going with the other files
-                log.exception("export of %s failed", path)
-                rep.errors.append(f"{path.name}: {type(e).__name__}: {e}")
+    stems = export.output_names([it.image for it in items])  # distinct whatever the paths (as nodis predict)
+    if "vg" in formats:
+        try:
+            rep.written += export.save_batch([it.graph for it in items], folder, "vg")
+        except NodisError as e:
+            rep.errors.append(f"scene_graphs.json: {e}")
+    per_image = [f for f in formats if f != "vg"]
+    for it, stem in zip(items, stems):  # one image's formats all or none (export.save_formats)
+        if not per_image:
+            break
+        try:
+            options = {f: _kwargs(it, f, engine) for f in per_image}
+            rep.written += list(export.save_formats(it.graph, folder / stem, per_image, options).values())
+        except NodisError as e:
+            rep.errors.append(f"{stem}: {e}")
+        except Exception as e:  # keep going with the other images
+            log.exception("export of %s failed", stem)
+            rep.errors.append(f"{stem}: {type(e).__name__}: {e}")
     return rep

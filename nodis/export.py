@@ -20,7 +20,9 @@ import logging
 import math
 import os
 import re
+import stat
 import tempfile
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -36,7 +38,8 @@ __all__ = [
     "graph_to_json", "to_vg_scene_graph", "write_vg_scene_graphs", "read_vg_scene_graphs",
     "vg_to_ground_truth", "sgb_prediction", "write_sgb", "read_sgb", "graphml_bytes", "read_graphml",
     "node_link_dict", "read_node_link", "triplets_csv", "load_image_for", "example_scene_graph", "strip_graphs",
-    "PAPER_TIMES",
+    "PAPER_TIMES", "output_names", "unique_names", "name_key", "RUN_FILE_NAMES", "clean_stale_temp",
+    "new_file_mode", "temp_file", "fsync_folder", "save_formats", "remove_outputs",
 ]
 
 # ------------------------------------------------------------------------------------ atomic writes
@@ -62,11 +65,108 @@ def _reason(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
+def new_file_mode(path: str | Path) -> int:
+    """The permission bits a file written at ``path`` gets: those of the file it replaces, else
+    ``0o666`` less the process umask (what ``open()`` would give; ``mkstemp`` would give 0600)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
+def _try_lock(fd: int) -> bool:
+    """An exclusive, non-blocking ``flock`` on ``fd``: True when taken (or when the platform has no
+    ``flock``), False when another open file holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; temporary files are cleaned by age only
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError as e:
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        return True  # a file system without locks: fall back to the age rule
+
+
+def temp_file(path: Path) -> tuple[int, str]:
+    """A new temporary file next to ``path`` (``.NAME.XXXXXXXX.tmp``), exclusively locked while the
+    returned descriptor is open, so that :func:`clean_stale_temp` never removes a file that a live
+    process is writing. Returns ``(fd, temporary path)``; raises ``OSError``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    _try_lock(fd)
+    return fd, tmp
+
+
+#: Temporary files younger than this are never removed (the moment between creating and locking one).
+TEMP_GRACE_SECONDS = 30.0
+_TEMP_RE = re.compile(r"^\.?(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")
+
+
+def clean_stale_temp(folder: str | Path, names: Iterable[str] | None = None, *,
+                     suffixes: Sequence[str] | None = None, grace: float = TEMP_GRACE_SECONDS) -> list[Path]:
+    """Remove temporary files that killed writers left in ``folder`` (``.NAME.XXXXXXXX.tmp`` of
+    :func:`temp_file`, and the older ``NAME.XXXXXXXX.tmp`` of checkpoints) and return them.
+
+    Only files for the given output ``names``, or whose ``NAME`` ends with one of ``suffixes``, are
+    considered, so unrelated files are never touched. A file is removed only when it is a regular
+    file, older than ``grace`` seconds and not locked by a live writer. Problems are logged, never
+    raised."""
+    import time
+
+    folder = Path(folder)
+    wanted = set(names) if names is not None else None
+    sfx = tuple(s.lower() for s in suffixes) if suffixes else ()
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for e in entries:
+        m = _TEMP_RE.match(e.name)
+        if not m:
+            continue
+        inner = m.group("name")
+        while True:  # the temporary file of a temporary file
+            m2 = _TEMP_RE.match(inner)
+            if not m2:
+                break
+            inner = m2.group("name")
+        if wanted is not None:
+            if inner not in wanted:
+                continue
+        elif not (sfx and inner.lower().endswith(sfx)):
+            continue
+        try:
+            st = e.stat(follow_symlinks=False)
+            if not stat.S_ISREG(st.st_mode) or now - st.st_mtime < grace:
+                continue
+            fd = os.open(e.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue
+        try:
+            if not _try_lock(fd):
+                continue
+            os.unlink(e.path)
+            removed.append(Path(e.path))
+        except OSError as err:
+            log.debug("cannot remove the stale temporary file %s: %s", e.path, err)
+        finally:
+            os.close(fd)
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted run in %s", len(removed), folder)
+    return removed
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, ``os.replace``).
 
     Raises :class:`ExportError` (path and reason) when the folder is missing or unwritable, the disk
-    is full, ...; then no temporary file is left and an existing file at ``path`` is unchanged.
+    is full, ...; then no temporary file is left and an existing file at ``path`` is unchanged. The
+    file gets the mode of the file it replaces, else ``0o666`` less the umask. The temporary file is
+    locked while it is written (see :func:`clean_stale_temp`).
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
@@ -75,7 +175,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     if path.is_dir():
         raise ExportError(f"cannot write {path}: a folder of that name exists")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        fd, tmp = temp_file(path)
     except OSError as e:
         raise ExportError(f"cannot write {path}: {_reason(e)}") from e
     try:
@@ -83,9 +183,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        mode = (path.stat().st_mode & 0o7777) if path.exists() else (0o666 & ~_UMASK)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+            os.chmod(tmp, new_file_mode(path))
+            os.replace(tmp, path)  # still locked: the lock goes with the file descriptor
     except BaseException as e:
         try:
             os.unlink(tmp)
@@ -94,15 +193,20 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         if isinstance(e, (OSError, ValueError, TypeError)):
             raise ExportError(f"cannot write {path}: {_reason(e)}") from e
         raise
-    try:  # make the rename durable; not possible everywhere (e.g. Windows), never fatal
-        dfd = os.open(parent, os.O_RDONLY)
+    fsync_folder(parent)
+    return path
+
+
+def fsync_folder(folder: str | Path) -> None:
+    """Make renames in ``folder`` durable; not possible everywhere (e.g. Windows), never fatal."""
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dfd)
         finally:
             os.close(dfd)
     except OSError:
         pass
-    return path
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -487,14 +591,29 @@ def write_sgb_single(graph: SceneGraph, path: str | Path, *, image_path: str | P
 
 
 # --------------------------------------------------------------------------------- networkx formats
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` with every character that XML 1.0 cannot hold (control characters other than tab and
+    line breaks, lone surrogates, U+FFFE, U+FFFF) replaced by U+FFFD, so the document stays well-formed."""
+    return _XML_INVALID.sub("\ufffd", text)
+
+
 def graphml_bytes(graph: SceneGraph) -> bytes:
     """GraphML (networkx ``write_graphml``) of ``graph.to_networkx()``: a directed multigraph, node id =
-    object index, boxes as scalars ``x1 y1 x2 y2``, one edge per relation with ``rank``."""
+    object index, boxes as scalars ``x1 y1 x2 y2``, one edge per relation with ``rank``. Characters
+    XML cannot hold are replaced by U+FFFD (:func:`xml_text`); the nodis JSON keeps names exactly."""
     import networkx as nx
 
+    g = graph.to_networkx()
+    for attrs in [g.graph] + [d for _, d in g.nodes(data=True)] + [d for *_, d in g.edges(keys=True, data=True)]:
+        for k, v in attrs.items():
+            if isinstance(v, str):
+                attrs[k] = xml_text(v)
     buf = io.BytesIO()
     try:
-        nx.write_graphml(graph.to_networkx(), buf, encoding="utf-8", prettyprint=True)
+        nx.write_graphml(g, buf, encoding="utf-8", prettyprint=True)
     except (TypeError, nx.NetworkXError) as e:
         raise ExportError(f"cannot encode the graph as GraphML: {e}") from e
     return buf.getvalue()
@@ -544,8 +663,23 @@ CSV_COLUMNS = ("rank", "subject_index", "subject", "predicate", "object_index", 
                "subject_score", "predicate_score", "object_score")
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def csv_text(text: str) -> str:
+    """A text cell safe to open in a spreadsheet: NUL bytes (which truncate many CSV readers) become
+    U+FFFD, a carriage return a line feed (the writer quotes cells holding one), and a cell that a
+    spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a line
+    break, as OWASP lists, or ``|`` / ``%``) gets a leading apostrophe."""
+    text = text.replace("\x00", "\ufffd").replace("\r\n", "\n").replace("\r", "\n")
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    return text
+
+
 def triplets_csv(graph: SceneGraph) -> str:
-    """The ranked triplets as CSV (header :data:`CSV_COLUMNS`; rank 1 = best)."""
+    """The ranked triplets as CSV (header :data:`CSV_COLUMNS`; rank 1 = best). Names go through
+    :func:`csv_text` (no formula injection, no NUL bytes)."""
     by_index = {o.index: o for o in graph.objects}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -554,7 +688,7 @@ def triplets_csv(graph: SceneGraph) -> str:
         s, o = by_index.get(r.subject), by_index.get(r.object)
         if s is None or o is None:
             raise ExportError(f"relation {r.name!r} refers to an object that is not in the graph")
-        w.writerow([k, r.subject, s.name, r.name, r.object, o.name, f"{r.score:.6g}", f"{s.score:.6g}",
+        w.writerow([k, r.subject, csv_text(s.name), csv_text(r.name), r.object, csv_text(o.name), f"{r.score:.6g}", f"{s.score:.6g}",
                     f"{r.predicate_score:.6g}", f"{o.score:.6g}"])
     return buf.getvalue()
 
@@ -704,6 +838,135 @@ FORMATS: dict[str, FormatSpec] = {
 #: Formats that collect many images in one output (see :func:`save_batch`).
 BATCH_FORMATS = ("vg", "sgb", "jsonl")
 
+# ------------------------------------------------------------------------------------- output names
+#: File names of the run-level outputs (``nodis predict`` and :func:`save_batch`); no per-image
+#: output may take one of them.
+RUN_FILE_NAMES = ("index.jsonl", "errors.jsonl", "scene_graphs.json", "scene_graphs.jsonl",
+                  "custom_prediction.json", "custom_data_info.json")
+#: Longest output name in UTF-8 bytes: with the longest format suffix and the temporary-file decoration
+#: of :func:`atomic_write_bytes` (``.NAME.XXXXXXXX.tmp``) it stays far below the 255-byte file-name limit.
+MAX_NAME_BYTES = 200
+
+
+def name_key(name: str) -> str:
+    """The identity of an output name on any file system: NFC-normalised and case-folded (macOS and
+    Windows compare names case-insensitively, macOS also up to Unicode normalisation)."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _format_infixes() -> tuple[str, ...]:
+    """Name endings that would make ``NAME + suffix`` of one format equal to ``NAME2 + suffix2`` of
+    another: ``x.graph`` + ``.png`` is ``x`` + ``.graph.png`` (so ``.vg``, ``.nodelink``, ``.graph``,
+    ``.strip``)."""
+    suffixes = [s.suffix.lower() for s in FORMATS.values()]
+    out = {a[: -len(b)] for a in suffixes for b in suffixes if a != b and a.endswith(b)}
+    return tuple(sorted(out))
+
+
+def _reserved_keys() -> set[str]:
+    suffixes = [s.suffix.lower() for s in FORMATS.values()]
+    out = set()
+    for f in RUN_FILE_NAMES:
+        for s in suffixes + [".jsonl"]:
+            if f.endswith(s):
+                out.add(name_key(f[: -len(s)]))
+    return out
+
+
+def _clean_name(name: str) -> str:
+    """``name`` made usable as an output name: path separators and control characters replaced by
+    ``_``, a leading dot (hidden, and the prefix of temporary files) prefixed with ``_``, a name
+    ending like a format infix (``x.graph``) given ``_`` instead of its last dot, and a name too long
+    for a file system cut and marked with a hash of the whole name. The result may still collide
+    with another name; :func:`unique_names` resolves that."""
+    import hashlib
+
+    name = "".join("_" if (c in "/\\" or unicodedata.category(c) in ("Cc", "Cs") or c in "\ufffe\uffff")
+                   else c for c in name).strip()
+    if not name or set(name) <= {"."}:
+        name = "image" + name.replace(".", "_")
+    if name.startswith("."):
+        name = "_" + name
+    low = name_key(name)
+    for infix in _format_infixes():
+        if low.endswith(infix):
+            name = name[: -len(infix)] + "_" + name[-len(infix) + 1:]
+            break
+    raw = name.encode("utf-8")
+    if len(raw) > MAX_NAME_BYTES:
+        digest = hashlib.sha1(raw).hexdigest()[:10]
+        name = raw[: MAX_NAME_BYTES - 11].decode("utf-8", "ignore") + "~" + digest
+    return name
+
+
+def unique_names(preferred: Sequence[str]) -> list[str]:
+    """One output name per entry of ``preferred``, all distinct *by construction*: each name is
+    cleaned (:func:`_clean_name`) and, when its key (:func:`name_key`) is already taken by an
+    earlier entry or belongs to a run-level file (:data:`RUN_FILE_NAMES`), numbered ``_2``, ``_3``
+    ... until it is free. Then ``NAME + suffix`` is a distinct file for every name and every format
+    of :data:`FORMATS` (names never end in a format infix such as ``.graph``), and never a run-level
+    file. The result depends only on ``preferred`` (in order)."""
+    taken = _reserved_keys()
+    out = []
+    for want in preferred:
+        base = _clean_name(str(want))
+        name, k = base, 1
+        while name_key(name) in taken:
+            k += 1
+            tail = f"_{k}"
+            cut = base
+            while len((cut + tail).encode("utf-8")) > MAX_NAME_BYTES:
+                cut = cut[:-1]
+            name = cut + tail
+        taken.add(name_key(name))
+        out.append(name)
+    return out
+
+
+def output_names(paths: Sequence[str | Path]) -> list[str]:
+    """A distinct output name per input path (``nodis predict``, :func:`save_batch`, the viewer's
+    batch export).
+
+    Preferred name: the file stem; when several paths share a stem (compared as :func:`name_key`)
+    or it is a run-level name, the file name with its extension (``x.jpg``, ``x.png``) or the stem
+    prefixed with enough parent folders (``a__x``, ``b__x``), whichever comes first. The preferred
+    names then go through :func:`unique_names`, which guarantees that the names (and every output
+    file ``NAME + suffix``) are distinct whatever the paths: ``a/x.jpg``, ``b/x.jpg``, ``a__x.jpg``
+    give ``a__x``, ``b__x``, ``a__x_2``. Depends only on ``paths`` (in order)."""
+    paths = [Path(p) for p in paths]
+    stems = [p.stem for p in paths]
+    reserved = _reserved_keys()
+    count: dict[str, int] = {}
+    for s in stems:
+        count[name_key(s)] = count.get(name_key(s), 0) + 1
+    names = list(stems)
+    groups: dict[str, list[int]] = {}
+    for k, s in enumerate(stems):
+        if count[name_key(s)] > 1 or name_key(s) in reserved or not s:
+            groups.setdefault(name_key(s), []).append(k)
+    for members in groups.values():
+        depth = max(len(paths[k].parent.parts) for k in members)
+        chosen = None
+        for d in range(depth + 1):
+            for with_ext in (False, True):
+                if d == 0 and not with_ext:
+                    continue
+                cand = []
+                for k in members:
+                    parent = paths[k].parent.parts
+                    parts = [x for x in parent[len(parent) - d:] if x not in ("/", "\\")]
+                    base = paths[k].name if with_ext else paths[k].stem
+                    cand.append("__".join([x.replace(":", "") for x in parts] + [base]))
+                keys = [name_key(c) for c in cand]
+                if len(set(keys)) == len(cand) and not any(c in reserved for c in keys):
+                    chosen = cand
+                    break
+            if chosen:
+                break
+        for k, c in zip(members, chosen or [paths[k].name for k in members]):
+            names[k] = c
+    return unique_names(names)
+
 
 def format_from_path(path: str | Path) -> str:
     """The format name whose suffix ends ``path`` (the longest match: ``x.vg.json`` is ``vg``)."""
@@ -743,6 +1006,43 @@ def save_graph(graph: SceneGraph, path: str | Path, format: str | None = None, *
     return _spec(fmt).writer(graph, Path(path), **kwargs)
 
 
+def remove_outputs(paths: Iterable[str | Path]) -> None:
+    """Remove the files (or ``sgb`` folders) ``paths`` where they exist; never raises."""
+    import shutil
+
+    for p in paths:
+        p = Path(p)
+        try:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink(missing_ok=True)
+        except OSError as e:
+            log.warning("cannot remove %s: %s", p, _reason(e))
+
+
+def save_formats(graph: SceneGraph, stem: str | Path, formats: Sequence[str],
+                 options: dict[str, dict[str, Any]] | None = None, **kwargs: Any) -> dict[str, Path]:
+    """Write ``graph`` in every format of ``formats`` to ``stem + suffix``, all or none.
+
+    ``kwargs`` go to every writer, ``options[format]`` to one. When one format fails, the files of
+    the whole set (those written by this call and those an earlier run left at the same paths) are
+    removed before the error is raised, so no partial set stays behind looking complete. Returns
+    ``{format: path}``."""
+    stem = Path(stem)
+    targets = {f: output_path(stem, f) for f in formats}
+    written: dict[str, Path] = {}
+    try:
+        for f, path in targets.items():
+            kw = dict(kwargs)
+            kw.update((options or {}).get(f, {}))
+            written[f] = save_graph(graph, path, format=f, **kw)
+    except BaseException:
+        remove_outputs(targets.values())
+        raise
+    return written
+
+
 def save_batch(graphs: Sequence[SceneGraph], folder: str | Path, format: str, *,
                image_paths: Sequence[str | Path] | None = None, stems: Sequence[str] | None = None,
                image_ids: Sequence[int] | None = None, **kwargs: Any) -> list[Path]:
@@ -750,8 +1050,9 @@ def save_batch(graphs: Sequence[SceneGraph], folder: str | Path, format: str, *,
 
     ``vg``: one ``scene_graphs.json`` (``image_ids`` default 1..n); ``sgb``: ``custom_prediction.json``
     + ``custom_data_info.json``; ``jsonl``: ``scene_graphs.jsonl``, one nodis graph per line; any other
-    :data:`FORMATS` name: one file per graph named ``<stem><suffix>`` (``stems`` default: the image file
-    stems, numbered when they repeat). ``image_paths`` default to each graph's ``image``.
+    :data:`FORMATS` name: one file per graph named ``<stem><suffix>`` (``stems`` default:
+    :func:`output_names` of the image paths, distinct whatever the paths; given ``stems`` that would
+    overwrite each other raise :class:`ExportError`). ``image_paths`` default to each graph's ``image``.
     """
     graphs = list(graphs)
     folder = Path(folder)
@@ -772,11 +1073,16 @@ def save_batch(graphs: Sequence[SceneGraph], folder: str | Path, format: str, *,
         return [write_jsonl_index(folder / "scene_graphs.jsonl", (g.to_dict() for g in graphs))]
     spec = _spec(fmt)
     if stems is None:
-        stems, used = [], {}
-        for k, p in enumerate(paths):
-            s = Path(p).stem if p else f"image_{k}"
-            used[s] = used.get(s, 0) + 1
-            stems.append(s if used[s] == 1 else f"{s}_{used[s]}")
+        stems = output_names([Path(p) if p else Path(f"image_{k}") for k, p in enumerate(paths)])
+    else:
+        stems = [str(s) for s in stems]
+        fixed = unique_names(stems)
+        if fixed != stems:
+            bad = [s for s, f in zip(stems, fixed) if s != f]
+            raise ExportError(f"the names {', '.join(map(repr, bad[:5]))} would overwrite other outputs or are not "
+                              f"usable file names (names must differ case-insensitively, not be a run-level name "
+                              f"and not end in a format infix); e.g. use {', '.join(map(repr, fixed[:5]))}, or "
+                              "leave stems=None")
     if len(stems) != len(graphs):
         raise ExportError(f"{len(graphs)} graphs but {len(stems)} names")
     out = []

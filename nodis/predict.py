@@ -49,7 +49,7 @@ from typing import Any
 from . import export
 from .data.transforms import IMAGE_SUFFIXES, load_image
 from .errors import ConfigError, ExportError, InputError, NodisError
-from .graph import SceneGraph
+from .graph import SceneGraph, check_score_threshold
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,6 @@ ERRORS_NAME = "errors.jsonl"
 #: Formats that ``predict_paths`` writes once per run (from the per-image results), with their files.
 RUN_FORMATS = {"vg": ("scene_graphs.json",), "sgb": ("custom_prediction.json", "custom_data_info.json"),
                "jsonl": ("scene_graphs.jsonl",)}
-#: Output names an image may not take (they are the run-level files).
-_RESERVED = {"index", "errors", "scene_graphs", "custom_prediction", "custom_data_info"}
 DISTRIBUTIONS = ("t_end", "all", "none")
 MAX_TIMES = 10_000
 
@@ -144,45 +142,10 @@ def expand_inputs(inputs: Iterable[str | Path], exclude: Sequence[str | Path] = 
 
 
 def output_names(paths: Sequence[Path]) -> list[str]:
-    """A distinct output name per path: the file stem, unless several paths share it (compared
-    case-insensitively) or it is a reserved run-level name; then the file name with its extension
-    (``x.jpg``, ``x.png``) or the stem prefixed with enough parent folders (``a__x``, ``b__x``),
-    whichever comes first; ``_2``, ``_3`` ... as a last resort. Depends only on ``paths``."""
-    stems = [p.stem for p in paths]
-    count: dict[str, int] = {}
-    for s in stems:
-        count[s.lower()] = count.get(s.lower(), 0) + 1
-    names = list(stems)
-    groups: dict[str, list[int]] = {}
-    for k, s in enumerate(stems):
-        if count[s.lower()] > 1 or s.lower() in _RESERVED or not s:
-            groups.setdefault(s.lower(), []).append(k)
-    for members in groups.values():
-        depth = max(len(paths[k].parent.parts) for k in members)
-        chosen = None
-        for d in range(depth + 1):
-            for with_ext in (False, True):
-                if d == 0 and not with_ext:
-                    continue
-                cand = []
-                for k in members:
-                    parts = [x for x in paths[k].parent.parts[len(paths[k].parent.parts) - d:] if x not in ("/", "\\")]
-                    base = paths[k].name if with_ext else paths[k].stem
-                    cand.append("__".join([x.replace(":", "") for x in parts] + [base]))
-                if len({c.lower() for c in cand}) == len(cand) and not any(c.lower() in _RESERVED for c in cand):
-                    chosen = cand
-                    break
-            if chosen:
-                break
-        for k, c in zip(members, chosen or [paths[k].name for k in members]):
-            names[k] = c
-    used: dict[str, int] = {}
-    out = []
-    for n in names:
-        low = n.lower()
-        used[low] = used.get(low, 0) + 1
-        out.append(n if used[low] == 1 else f"{n}_{used[low]}")
-    return out
+    """A distinct output name per path: :func:`nodis.export.output_names` (the file stem, else the
+    name with its extension or parent folders; distinct by construction, also case-insensitively and
+    from the run-level files). Depends only on ``paths``."""
+    return export.output_names(paths)
 
 
 # ------------------------------------------------------------------------------------------ options
@@ -681,8 +644,8 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
     shard_t = parse_shard(shard)
     if top_k is not None and top_k < 0:
         raise ConfigError(f"--top-k must be >= 0, got {top_k}")
-    if not (math.isfinite(threshold) and math.isfinite(object_threshold)):
-        raise ConfigError("--threshold and --object-threshold must be numbers")
+    threshold = check_score_threshold(threshold, "threshold (--threshold)")
+    object_threshold = check_score_threshold(object_threshold, "object_threshold (--object-threshold)")
     if distributions not in DISTRIBUTIONS:
         raise ConfigError(f"distributions must be one of {', '.join(DISTRIBUTIONS)}")
     t_end = float(model.cfg.t_end)
@@ -827,13 +790,10 @@ def _process(model, it: _Item, pil, bx, fp: str, out_dir: Path, mode: str, fmts:
     g_end = doc.graph_at()
     outputs: dict[str, str] = {}
     stem = out_dir / it.name
-    json_path = stem.with_name(it.name + ".json")
-    export.atomic_write_text(json_path, doc.to_json())
-    outputs["json"] = json_path.name
-    for f in fmts:
-        if f == "json" or f in RUN_FORMATS:
-            continue
-        path = export.output_path(stem, f)
+    json_path = export.output_path(stem, "json")
+    others = [f for f in fmts if f != "json" and f not in RUN_FORMATS]
+    options: dict[str, dict[str, Any]] = {}
+    for f in others:
         kw: dict[str, Any] = {}
         if f in ("png", "strip"):
             kw["image"] = pil
@@ -844,8 +804,16 @@ def _process(model, it: _Item, pil, bx, fp: str, out_dir: Path, mode: str, fmts:
             kw["t_end"] = doc.t_end
             if top_k is not None:
                 kw["top_k"] = top_k
-        export.save_graph(g_end, path, format=f, **kw)
-        outputs[f] = path.name
+        options[f] = kw
+    # all of this image's files or none: a failing format removes the JSON and the other formats too
+    try:
+        export.atomic_write_text(json_path, doc.to_json())
+        written = export.save_formats(g_end, stem, others, options)
+    except BaseException:
+        export.remove_outputs([json_path])
+        raise
+    outputs["json"] = json_path.name
+    outputs.update({f: path.name for f, path in written.items()})
     return {"image": str(it.path), "resolved": it.resolved, "name": it.name, "status": "ok", "outputs": outputs,
             "mode": mode, "num_objects": len(g_end.objects), "num_relations": len(g_end.relations),
             "nfe": doc.nfe, "settings": fp, "finished": _now()}

@@ -17,6 +17,9 @@ from __future__ import annotations
 import colorsys
 import io
 import math
+import re
+import unicodedata
+import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,7 +36,36 @@ __all__ = [
     "PALETTE", "object_color", "object_color_hex", "text_color_for", "STATUS_COLORS",
     "GroundTruthView", "GroundTruthMatch", "match_ground_truth", "node_labels",
     "draw_boxes", "graph_layout", "graph_figure", "draw_graph", "draw_t_strip", "focus_graph", "get_font",
+    "display_text",
 ]
+
+# -------------------------------------------------------------------------------------------- text
+# a label in a script the font lacks is drawn with placeholder boxes; matplotlib's warning about it
+# would reach the user once per glyph and drawing
+warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from (current )?font", category=UserWarning)
+#: Longest label drawn (characters); longer names are cut with an ellipsis.
+MAX_LABEL_CHARS = 120
+_LINE_BREAKS = re.compile("[\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def _unprintable(c: str) -> bool:
+    o = ord(c)
+    return (unicodedata.category(c) in ("Cc", "Cs") or 0xFDD0 <= o <= 0xFDEF or (o & 0xFFFE) == 0xFFFE)
+
+
+def display_text(text: Any) -> str:
+    """``text`` as it is drawn (image tags, graph nodes and edges, titles; also the viewer's labels):
+    line breaks and tabs become spaces, other control characters, lone surrogates and Unicode
+    non-characters (U+FFFE ...) become U+FFFD, and labels longer than :data:`MAX_LABEL_CHARS` are
+    cut. The result is valid in XML (SVG), laid out by every text engine, and drawn by matplotlib as
+    plain text (no ``$...$`` mathtext: the drawings pass ``parse_math=False``)."""
+    s = _LINE_BREAKS.sub(" ", str(text))
+    if any(_unprintable(c) for c in s):
+        s = "".join("\ufffd" if _unprintable(c) else c for c in s)
+    if len(s) > MAX_LABEL_CHARS:
+        s = s[: MAX_LABEL_CHARS - 1] + "\u2026"
+    return s
+
 
 # ----------------------------------------------------------------------------------------- colours
 #: 20 well separated colours (matplotlib tab10 followed by its lighter tab20 partners, reordered
@@ -238,32 +270,34 @@ def _gt_name(gt: Any, labels: np.ndarray, j: int, class_names: Sequence[str] | N
     names = getattr(gt, "class_names", None) or class_names
     lab = int(labels[j])
     if names is not None and 0 <= lab < len(names):
-        return str(names[lab])
+        return display_text(names[lab])
     return f"class {lab}"
 
 
 def _gt_predicate(gt: Any, p: int, predicate_names: Sequence[str] | None) -> str:
     names = getattr(gt, "predicate_names", None) or predicate_names
     if names is not None and 0 <= p < len(names):
-        return str(names[p])
+        return display_text(names[p])
     return f"predicate {p}"
 
 
 # ------------------------------------------------------------------------------------------- labels
 def node_labels(graph: SceneGraph) -> dict[int, str]:
-    """Display label per object index: its name, numbered (``"man 1"``, ``"man 2"``) when several
-    objects share a name, so image tags and graph nodes can be told apart."""
+    """Display label per object index: its name (:func:`display_text`), numbered (``"man 1"``,
+    ``"man 2"``) when several objects share a name, so image tags and graph nodes can be told apart."""
+    shown = {o.index: display_text(o.name) for o in graph.objects}
     counts: dict[str, int] = {}
     for o in graph.objects:
-        counts[o.name] = counts.get(o.name, 0) + 1
+        counts[shown[o.index]] = counts.get(shown[o.index], 0) + 1
     seen: dict[str, int] = {}
     out: dict[int, str] = {}
     for o in sorted(graph.objects, key=lambda o: o.index):
-        if counts[o.name] > 1:
-            seen[o.name] = seen.get(o.name, 0) + 1
-            out[o.index] = f"{o.name} {seen[o.name]}"
+        name = shown[o.index]
+        if counts[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            out[o.index] = f"{name} {seen[name]}"
         else:
-            out[o.index] = o.name
+            out[o.index] = name
     return out
 
 
@@ -643,7 +677,8 @@ def graph_figure(graph: SceneGraph, *, layout: dict | None = None, top_k: int | 
     edge_fs = node_fs * 0.85
     scale = node_fs / 12.0
     if title:
-        fig.text(0.5, 0.985, title, ha="center", va="top", fontsize=node_fs * 1.15, fontweight="bold")
+        fig.text(0.5, 0.985, display_text(title), ha="center", va="top", fontsize=node_fs * 1.15, fontweight="bold",
+                 parse_math=False)
 
     match = match_ground_truth(g, gt, iou_threshold) if gt is not None else None
     gt_arr = _gt_arrays(gt) if gt is not None else None
@@ -658,7 +693,7 @@ def graph_figure(graph: SceneGraph, *, layout: dict | None = None, top_k: int | 
         if r.subject == r.object:
             continue
         col = STATUS_COLORS[match.relation_status[k]] if match else (60, 60, 60)
-        text = r.name + (f" {r.predicate_score:.2f}" if show_scores else "")
+        text = display_text(r.name) + (f" {r.predicate_score:.2f}" if show_scores else "")
         edges.append((r.subject, r.object, text, col, False))
     if match is not None and gt_arr is not None:
         _gboxes, glabels, grels = gt_arr
@@ -673,7 +708,7 @@ def graph_figure(graph: SceneGraph, *, layout: dict | None = None, top_k: int | 
                 edges.append((u, v, _gt_predicate(gt, p, g.predicate_names), STATUS_COLORS["missed"], True))
 
     if not nodes:
-        ax.text(0.5, 0.5, "no objects", ha="center", va="center", fontsize=node_fs, color="0.5")
+        ax.text(0.5, 0.5, "no objects", ha="center", va="center", fontsize=node_fs, color="0.5", parse_math=False)
         return fig
 
     pos = dict(layout) if layout else {}
@@ -699,7 +734,7 @@ def graph_figure(graph: SceneGraph, *, layout: dict | None = None, top_k: int | 
         fc = _mpl(col) if not dashed else (1.0, 1.0, 1.0)
         tc = _mpl(text_color_for(col)) if not dashed else _mpl(col)
         t = ax.text(pos[n][0], pos[n][1], text, ha="center", va="center", fontsize=node_fs, color=tc,
-                    fontweight="bold", zorder=4, alpha=0.35 if faded else 1.0,
+                    fontweight="bold", zorder=4, alpha=0.35 if faded else 1.0, parse_math=False,
                     bbox=dict(boxstyle="round,pad=0.4", fc=fc, ec=_mpl(col) if dashed else "0.15",
                               lw=(2.5 if hl is not None and not faded else 1.2) * max(0.6, scale),
                               ls="--" if dashed else "-", alpha=0.35 if faded else 1.0))
@@ -731,7 +766,7 @@ def graph_figure(graph: SceneGraph, *, layout: dict | None = None, top_k: int | 
             d = p2 - p1
             mid = (p1 + p2) / 2 + 0.5 * rad * np.array([d[1], -d[0]])
             mx, my = ax.transData.inverted().transform(mid)
-            ax.text(mx, my, text, ha="center", va="center", fontsize=edge_fs, zorder=3, alpha=alpha,
+            ax.text(mx, my, text, ha="center", va="center", fontsize=edge_fs, zorder=3, alpha=alpha, parse_math=False,
                     color=_mpl(col) if (match or dashed) else "0.1", style="italic",
                     bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.85 * alpha))
     return fig

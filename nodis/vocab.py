@@ -7,7 +7,6 @@ from pathlib import Path
 
 from .errors import InputError
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 BACKGROUND = "__background__"
 
 
@@ -20,6 +19,23 @@ class Vocabulary:
     predicates: tuple[str, ...]
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise InputError(f"vocabulary name must be a string, got {type(self.name).__name__}")
+        for what in ("classes", "predicates"):
+            names = getattr(self, what)
+            if isinstance(names, (str, bytes)) or not isinstance(names, (tuple, list)):
+                raise InputError(f"vocabulary {what} must be a list of names, got {type(names).__name__}")
+            for k, n in enumerate(names):
+                if not isinstance(n, str) or not n:
+                    raise InputError(f"vocabulary {what}[{k}] must be a non-empty string, got {n!r}")
+                try:
+                    n.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InputError(f"vocabulary {what}[{k}] is not valid Unicode ({n!r})") from None
+            if len(set(names)) != len(names):
+                dup = sorted({n for n in names if names.count(n) > 1})
+                raise InputError(f"vocabulary {what} name the same entry twice: {', '.join(map(repr, dup[:5]))}")
+            object.__setattr__(self, what, tuple(names))
         if not self.classes or self.classes[0] != BACKGROUND:
             raise InputError("vocabulary classes must start with '__background__'")
         if not self.predicates or self.predicates[0] != BACKGROUND:
@@ -50,13 +66,31 @@ class Vocabulary:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Vocabulary":
-        return cls(d.get("name", "custom"), tuple(d["classes"]), tuple(d["predicates"]))
+        """From ``{"name": ..., "classes": [...], "predicates": [...]}``; :class:`InputError` when malformed."""
+        if not isinstance(d, dict):
+            raise InputError(f"a vocabulary must be an object with 'classes' and 'predicates', got {type(d).__name__}")
+        missing = [k for k in ("classes", "predicates") if k not in d]
+        if missing:
+            raise InputError(f"the vocabulary lacks {' and '.join(map(repr, missing))}")
+        return cls(d.get("name", "custom"), d["classes"], d["predicates"])
 
     @classmethod
     def load(cls, path: str | Path) -> "Vocabulary":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Read a vocabulary JSON file; :class:`InputError` when unreadable or malformed."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as e:
+            raise InputError(f"cannot read the vocabulary {path}: {e.strerror or e}") from None
+        except (UnicodeDecodeError, ValueError) as e:
+            raise InputError(f"the vocabulary {path} is not valid JSON ({e})") from None
+        return cls.from_dict(data)
 
 
 def vg150() -> Vocabulary:
     """The Visual Genome 150-class / 50-predicate vocabulary in official (alphabetical) order."""
-    return Vocabulary.load(RESOURCES / "vocab_vg150.json")
+    from .assets import vocab_file
+
+    path = vocab_file("vg150")
+    if not path.is_file():
+        raise InputError(f"the VG150 vocabulary is missing from this install ({path}); reinstall nodis")
+    return Vocabulary.load(path)

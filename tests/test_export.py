@@ -367,7 +367,7 @@ def test_save_batch(graph, image, tmp_path):
     b = example_scene_graph()
     a.image, b.image = "x/photo.jpg", "y/photo.jpg"
     out = export.save_batch([a, b], tmp_path / "out", "json")
-    assert [p.name for p in out] == ["photo.json", "photo_2.json"]
+    assert [p.name for p in out] == ["x__photo.json", "y__photo.json"]  # same rule as nodis predict
     assert SceneGraph.load(out[1]) == b
     (vg,) = export.save_batch([a, b], tmp_path / "out", "vg", image_ids=[10, 11])
     assert [d["image_id"] for d in export.read_vg_scene_graphs(vg)] == [10, 11]
