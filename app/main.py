@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
-    from .window import MainWindow, settings
+    from .settings import settings
+    from .window import MainWindow
 
     if args.reset_settings:
         settings().clear()

@@ -83,6 +83,8 @@ class ImageEntry:
     gt_source: str = ""
     layout: dict[int, tuple[float, float]] = field(default_factory=dict)  # node id -> scene position
     layout_mode: str = ""  # the mode the layout was made for (object ids differ between modes)
+    result_mode: str = ""  # the mode of the result in ``graphs`` ("" while there is none)
+    names: dict[tuple[int, str], str] = field(default_factory=dict)  # (object id, class) -> display name
     progress: tuple[int, int] = (0, 0)
 
     @property
@@ -94,6 +96,7 @@ class ImageEntry:
         return self.times is not None and bool(self.graphs)
 
     def reset_result(self) -> None:
+        self.result_mode = ""
         self.times = None
         self.graphs = {}
         self.summaries = {}
@@ -219,12 +222,14 @@ class ViewerState(QObject):
         self.entryChanged.emit(eid)
 
     # ------------------------------------------------------------------ results
-    def begin_result(self, eid: int, times: np.ndarray, t_end: float, info: dict) -> None:
-        """A new trajectory for ``eid``: forget old graphs, keep node positions of surviving ids."""
+    def begin_result(self, eid: int, times: np.ndarray, t_end: float, info: dict, mode: str | None = None) -> None:
+        """A new trajectory for ``eid`` (run in ``mode``, default the entry's): forget old graphs,
+        keep node positions of surviving ids."""
         e = self._by_id.get(eid)
         if e is None:
             return
         e.reset_result()
+        e.result_mode = mode or e.mode
         e.times = np.asarray(times, dtype=np.float64)
         e.t_end = float(t_end)
         e.info = dict(info)

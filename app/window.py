@@ -1,8 +1,18 @@
-"""The main window: wires :class:`ViewerState`, the worker :class:`Engine` and the views together.
+"""The main window: lays out the views and composes the controllers.
 
 Layout: image list (left dock) | image view and scene-graph view (centre, side by side) |
 ODE time panel and the object / relation tables (bottom docks). The window appears at once; the
 model loads on the worker thread and the status bar says when it is ready.
+
+The window itself only builds widgets, actions and menus and draws the current image. The work is
+done by small controllers, each usable without the others (napari separates its window from its
+controllers the same way):
+
+* :class:`nodis_viewer.run_queue.RunQueue` — what runs in which mode, results from the worker;
+* :class:`nodis_viewer.box_editing.BoxEditor` — given boxes and labels, with undo / redo;
+* :class:`nodis_viewer.export_controller.ExportController` — exports and their dialogs;
+* :class:`nodis_viewer.settings.ViewerSettings` — validated persistent settings;
+* :class:`nodis_viewer.recent.RecentFiles` — *File ▸ Open recent*.
 """
 from __future__ import annotations
 
@@ -12,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -39,12 +49,17 @@ from nodis.errors import NodisError
 from nodis.render import focus_graph, match_ground_truth
 
 from . import qtfix
-from .dialogs import AboutDialog, BatchExportDialog, ShortcutsDialog
-from .exporting import SINGLE_EXPORTS, ExportItem, export_batch, export_one
-from .graph_view import GraphView, compute_layout, to_unit
+from .box_editing import BoxEditor
+from .dialogs import AboutDialog, ShortcutsDialog
+from .export_controller import ExportController
+from .exporting import SINGLE_EXPORTS
+from .graph_view import GraphView, compute_layout
 from .gt import find_ground_truth
 from .image_list import ImageList
 from .image_view import ImageView
+from .recent import MAX_RECENT, RecentFiles  # noqa: F401  (MAX_RECENT: public name kept)
+from .run_queue import RunQueue
+from .settings import SETTINGS_APP, SETTINGS_ORG, ViewerSettings, settings  # noqa: F401
 from .state import (
     CANCELLED,
     DONE,
@@ -59,13 +74,12 @@ from .state import (
 )
 from .tables import TablesWidget
 from .time_panel import TimePanel
-from .worker import Engine, PredictJob
+from .worker import Engine
 
 log = logging.getLogger(__name__)
 
-MAX_RECENT = 10
 TABLES_SETTLE_MS = 200  # tables refresh this long after the last time-slider move of a scrub
-SETTINGS_ORG, SETTINGS_APP = "nodis", "nodis-viewer"
+DEFAULT_SIZE = (1500, 940)
 
 
 def expand_paths(paths) -> tuple[list[Path], list[Path]]:
@@ -75,32 +89,13 @@ def expand_paths(paths) -> tuple[list[Path], list[Path]]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            images += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES
+            images += sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file()
                              and not any(part.startswith(".") for part in q.relative_to(p).parts))
         elif p.suffix.lower() in IMAGE_SUFFIXES:
             images.append(p)
         else:
             skipped.append(p)
     return images, skipped
-
-
-def settings() -> QSettings:
-    """The viewer's settings (``QSettings()`` so that ``QSettings.setDefaultFormat``/``setPath`` apply)."""
-    from PySide6.QtCore import QCoreApplication
-
-    if not QCoreApplication.organizationName():
-        QCoreApplication.setOrganizationName(SETTINGS_ORG)
-    if not QCoreApplication.applicationName() or QCoreApplication.applicationName() != SETTINGS_APP:
-        QCoreApplication.setApplicationName(SETTINGS_APP)
-    return QSettings()
-
-
-def _bool(v, default: bool) -> bool:
-    if v is None:
-        return default
-    if isinstance(v, bool):
-        return v
-    return str(v).lower() in ("1", "true", "yes")
 
 
 class MainWindow(QMainWindow):
@@ -110,15 +105,19 @@ class MainWindow(QMainWindow):
         qtfix.install()
         self.setWindowTitle("nodis-viewer")
         self.setAcceptDrops(True)
+        self.prefs = ViewerSettings()
         self.state = ViewerState(self)
         self.engine = Engine(self, model_factory=model_factory)
+        self.runs = RunQueue(self.state, self.engine, default_label=self._current_label, parent=self)
+        self.boxes = BoxEditor(self.state, self.runs, self)
+        self.recent = RecentFiles(self.prefs, self)
+        self.exporter = ExportController(self.state, self.engine, self.prefs, labels_for=self.stable_labels,
+                                         parent_widget=self)
         self.weights = weights
         self.device = device
-        self._jid = 0
         self._image_cache: tuple[Path, np.ndarray] | None = None
         self._image_error = ""
         self._last_drawn = None
-        self._pending_request = None
         self._busy = False
         # while the time slider is being scrubbed the tables follow when it rests (TABLES_SETTLE_MS)
         self._last_time_move = 0.0
@@ -172,9 +171,9 @@ class MainWindow(QMainWindow):
         # clicks change the selection after the mouse event is done (the redraw replaces the clicked item)
         self.image_view.objectClicked.connect(lambda i, add: QTimer.singleShot(0, lambda: self._object_clicked(i, add)))
         self.image_view.objectHovered.connect(self._object_hovered)
-        self.image_view.boxDrawn.connect(self._box_drawn)
-        self.image_view.boxChanged.connect(self._box_changed)
-        self.image_view.boxRemoved.connect(self.remove_box)
+        self.image_view.boxDrawn.connect(lambda box: self.boxes.add(box, self._current_label()))
+        self.image_view.boxChanged.connect(self.boxes.move)
+        self.image_view.boxRemoved.connect(self.boxes.remove)
         self.graph_view.nodeClicked.connect(lambda i, add: QTimer.singleShot(0, lambda: self._object_clicked(i, add)))
         self.graph_view.edgeClicked.connect(
             lambda s, o, add: QTimer.singleShot(0, lambda: st.select(relations=[(s, o)], add=add)))
@@ -186,22 +185,16 @@ class MainWindow(QMainWindow):
         eng.modelLoading.connect(lambda what: self._set_model_label(f"loading {what}…"))
         eng.modelLoaded.connect(self._on_model_loaded)
         eng.modelFailed.connect(self._on_model_failed)
-        eng.jobStarted.connect(self._on_job_started)
-        eng.jobFinished.connect(self._on_job_finished)
-        eng.jobFailed.connect(self._on_job_failed)
-        eng.jobCancelled.connect(self._on_job_cancelled)
-        eng.graphReady.connect(self._on_graph)
-        eng.summaryReady.connect(self._on_summary)
-        eng.progress.connect(self._on_progress)
-        eng.callDone.connect(self._on_call_done)
-        eng.callFailed.connect(self._on_call_failed)
         eng.busyChanged.connect(self._on_busy)
-        self._calls: dict[int, tuple] = {}
-
-        self._rerun_timer = QTimer(self)
-        self._rerun_timer.setSingleShot(True)
-        self._rerun_timer.setInterval(350)
-        self._rerun_timer.timeout.connect(self.rerun_current)
+        runs = self.runs
+        runs.graphArrived.connect(self._on_graph)
+        runs.resultBegun.connect(self._on_result_begun)
+        runs.runFailed.connect(lambda eid: eid == self.state.current_id and self.redraw())
+        runs.boxesSeeded.connect(lambda eid: eid == self.state.current_id and self._refresh_editing())
+        self.boxes.edited.connect(self._on_boxes_edited)
+        self.boxes.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
+        self.exporter.message.connect(lambda m, ms: self.statusBar().showMessage(m, ms))
+        self.exporter.failed.connect(self.error)
 
         self.restore_settings()
         self._on_mode(self.state.mode)
@@ -318,6 +311,12 @@ class MainWindow(QMainWindow):
         self.act_gt_boxes = A("GT boxes", self.use_gt_boxes, None, "Use the ground-truth boxes (and labels) of this image")
         self.act_det_boxes = A("Detections as boxes", self.use_detection_boxes, None,
                                "Use the boxes (and labels) currently detected in SGDet")
+        self.act_undo = self.boxes.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.act_redo = self.boxes.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.addAction(self.act_undo)
+        self.addAction(self.act_redo)
         self.mode_group = QActionGroup(self)
         self.mode_actions = {}
         for k, m in enumerate(MODES):
@@ -330,10 +329,10 @@ class MainWindow(QMainWindow):
         self.act_default_model = A("Use the default demo model", lambda: self.load_model(None, self.device))
         self.export_actions = {}
         for fmt, title, _filt in SINGLE_EXPORTS:
-            self.export_actions[fmt] = A(title, lambda fmt=fmt: self.export_dialog(fmt))
+            self.export_actions[fmt] = A(title, lambda fmt=fmt: self.exporter.export_dialog(fmt))
         self.export_actions["json"].setShortcut(QKeySequence("Ctrl+S"))
         self.export_actions["graph-png"].setShortcut(QKeySequence("Ctrl+Shift+E"))
-        self.act_batch = A("&Batch export all images…", self.batch_export_dialog, "Ctrl+Shift+S")
+        self.act_batch = A("&Batch export all images…", self.exporter.batch_export_dialog, "Ctrl+Shift+S")
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -341,6 +340,7 @@ class MainWindow(QMainWindow):
         f.addAction(self.act_open)
         f.addAction(self.act_open_dir)
         self.recent_menu = f.addMenu("Open &recent")
+        self.recent.attach(self.recent_menu, self.open_paths)
         f.addSeparator()
         ex = f.addMenu("&Export")
         for fmt, _t, _f in SINGLE_EXPORTS:
@@ -351,6 +351,11 @@ class MainWindow(QMainWindow):
         f.addAction(self.act_remove)
         f.addSeparator()
         f.addAction(self.act_quit)
+        ed = mb.addMenu("&Edit")
+        ed.addAction(self.act_undo)
+        ed.addAction(self.act_redo)
+        ed.addSeparator()
+        ed.addAction(self.act_clear_sel)
         v = mb.addMenu("&View")
         v.addAction(self.act_fit)
         v.addAction(self.act_zoom_in)
@@ -449,94 +454,53 @@ class MainWindow(QMainWindow):
 
     # ================================================================ settings
     def restore_settings(self) -> None:
-        s = settings()
-        geo = s.value("window/geometry")
-        if isinstance(geo, (QByteArray, bytes)) and not self.restoreGeometry(QByteArray(geo)):
-            self.resize(1500, 940)
-        elif geo is None:
-            self.resize(1500, 940)
-        ws = s.value("window/state")
-        if isinstance(ws, (QByteArray, bytes)):
-            self.restoreState(QByteArray(ws))
-        sp = s.value("window/splitter")
-        if isinstance(sp, (QByteArray, bytes)):
-            self.split.restoreState(QByteArray(sp))
-        else:
+        """Window layout, filters, mode and model from the settings; unusable values are ignored."""
+        p = self.prefs
+        geo = p.get_bytes("window/geometry")
+        if geo is None or not self.restoreGeometry(geo):
+            self.resize(*DEFAULT_SIZE)
+        ws = p.get_bytes("window/state")
+        if ws is not None:
+            self.restoreState(ws)
+        sp = p.get_bytes("window/splitter")
+        if sp is None or not self.split.restoreState(sp):
             self.split.setSizes([700, 560])
-        top_k = int(s.value("filters/top_k", 20))
-        rel = float(s.value("filters/rel_threshold", 0.0))
-        obj = float(s.value("filters/obj_threshold", 0.0))
-        hide = _bool(s.value("filters/hide_unrelated"), True)
+        top_k = p.get_int("filters/top_k", 20, 0, self.topk_spin.maximum())
+        rel = p.get_float("filters/rel_threshold", 0.0, 0.0, 1.0)
+        obj = p.get_float("filters/obj_threshold", 0.0, 0.0, 1.0)
+        hide = p.get_bool("filters/hide_unrelated", True)
         self.topk_spin.setValue(top_k)
         self.rel_thr.setValue(rel)
         self.obj_thr.setValue(obj)
         self.unrelated_box.setChecked(hide)
         self.state.set_filters(top_k=top_k, rel_threshold=rel, obj_threshold=obj, hide_unrelated=hide)
-        mode = str(s.value("run/mode", "sgdet"))
-        if mode in MODES:
-            self.state.mode = mode
-        self.act_gt.setChecked(_bool(s.value("view/compare_gt"), True))
+        self.state.mode = p.get_str("run/mode", "sgdet", MODES)
+        self.act_gt.setChecked(p.get_bool("view/compare_gt", True))
         if self.weights is None:
-            w = s.value("model/weights")
-            self.weights = str(w) if w else None
+            self.weights = p.get_str("model/weights", "") or None
         if self.device is None:
-            d = s.value("model/device")
-            self.device = str(d) if d and str(d) != "auto" else None
+            d = p.get_str("model/device", "auto", ("auto", "cpu", "cuda"))
+            self.device = None if d == "auto" else d
         for a in self.device_group.actions():
             a.setChecked(a.text() == (self.device or "auto"))
-        self._update_recent_menu()
 
     def save_settings(self) -> None:
-        s = settings()
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState())
-        s.setValue("window/splitter", self.split.saveState())
-        s.setValue("filters/top_k", self.state.top_k)
-        s.setValue("filters/rel_threshold", self.state.rel_threshold)
-        s.setValue("filters/obj_threshold", self.state.obj_threshold)
-        s.setValue("filters/hide_unrelated", self.state.hide_unrelated)
-        s.setValue("run/mode", self.state.mode)
-        s.setValue("view/compare_gt", self.state.compare_gt)
-        s.setValue("model/weights", self.weights or "")
-        s.setValue("model/device", self.device or "auto")
-        s.sync()
+        p = self.prefs
+        p.set("window/geometry", self.saveGeometry())
+        p.set("window/state", self.saveState())
+        p.set("window/splitter", self.split.saveState())
+        p.set("filters/top_k", self.state.top_k)
+        p.set("filters/rel_threshold", self.state.rel_threshold)
+        p.set("filters/obj_threshold", self.state.obj_threshold)
+        p.set("filters/hide_unrelated", self.state.hide_unrelated)
+        p.set("run/mode", self.state.mode)
+        p.set("view/compare_gt", self.state.compare_gt)
+        p.set("model/weights", self.weights or "")
+        p.set("model/device", self.device or "auto")
+        p.sync()
 
     def recent_files(self) -> list[str]:
-        v = settings().value("files/recent", [])
-        if isinstance(v, str):
-            v = [v]
-        return [str(x) for x in (v or []) if x]
-
-    def _add_recent(self, paths) -> None:
-        rec = self.recent_files()
-        for p in paths:
-            p = str(Path(p).resolve())
-            if p in rec:
-                rec.remove(p)
-            rec.insert(0, p)
-        s = settings()
-        s.setValue("files/recent", rec[:MAX_RECENT])
-        s.sync()
-        self._update_recent_menu()
-
-    def _update_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        rec = self.recent_files()
-        for p in rec:
-            a = self.recent_menu.addAction(p)
-            a.triggered.connect(lambda _=False, p=p: self.open_paths([p]))
-        if not rec:
-            self.recent_menu.addAction("(none)").setEnabled(False)
-        else:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear list", self._clear_recent)
-
-    def _clear_recent(self) -> None:
-        settings().setValue("files/recent", [])
-        self._update_recent_menu()
-
-    def _last_dir(self, key: str = "files/last_dir") -> str:
-        return str(settings().value(key, str(Path.home())))
+        return self.recent.files()
 
     def closeEvent(self, ev) -> None:
         self.time_panel.set_playing(False)
@@ -551,10 +515,10 @@ class MainWindow(QMainWindow):
         self.engine.load(self.weights, self.device)
 
     def choose_weights(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load weights", self._last_dir("model/last_dir"),
+        path, _ = QFileDialog.getOpenFileName(self, "Load weights", self.prefs.get_dir("model/last_dir"),
                                               "Checkpoints (*.safetensors *.tar *.pth *.pt *.ckpt);;All files (*)")
         if path:
-            settings().setValue("model/last_dir", str(Path(path).parent))
+            self.prefs.set("model/last_dir", str(Path(path).parent))
             self.load_model(path, self.device)
 
     def _set_model_label(self, text: str) -> None:
@@ -574,8 +538,8 @@ class MainWindow(QMainWindow):
         # ground truth needs the vocabulary; results of an older model are stale
         for e in self.state.entries:
             self._attach_gt(e)
-            if e.status in (DONE, FAILED, RUNNING, QUEUED, CANCELLED, NEEDS_BOXES):
-                self.schedule(e, e.mode if e.status != QUEUED else self.state.mode)
+        self.runs.on_model_loaded()
+        self._refresh_editing()
 
     def _on_model_failed(self, msg: str) -> None:
         self.state.model_error = msg
@@ -586,16 +550,16 @@ class MainWindow(QMainWindow):
     # ================================================================ opening images
     def open_images_dialog(self) -> None:
         pats = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self._last_dir(),
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self.prefs.get_dir("files/last_dir"),
                                                 f"Images ({pats});;All files (*)")
         if paths:
-            settings().setValue("files/last_dir", str(Path(paths[0]).parent))
+            self.prefs.set("files/last_dir", str(Path(paths[0]).parent))
             self.open_paths(paths)
 
     def open_folder_dialog(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Open folder", self._last_dir())
+        d = QFileDialog.getExistingDirectory(self, "Open folder", self.prefs.get_dir("files/last_dir"))
         if d:
-            settings().setValue("files/last_dir", d)
+            self.prefs.set("files/last_dir", d)
             self.open_paths([d])
 
     def open_paths(self, paths) -> list[ImageEntry]:
@@ -611,10 +575,11 @@ class MainWindow(QMainWindow):
         added = self.state.add_paths([p for p in images if p.exists()])
         for e in added:
             self._attach_gt(e)
-            self.schedule(e)
+            self.runs.schedule(e)
         if added:
-            self._add_recent([p for p in paths if p.exists()])
+            self.recent.add([p for p in paths if p.exists()])
             self.statusBar().showMessage(f"Added {len(added)} image(s)", 4000)
+            self._refresh_editing()
         elif images and not added:
             # already in the list: jump to the first one
             for e in self.state.entries:
@@ -654,111 +619,43 @@ class MainWindow(QMainWindow):
             e.gt, e.gt_source = gt, src
             self.state.entryChanged.emit(e.eid)
 
-    # ================================================================ inference
+    # ================================================================ running (RunQueue)
     def schedule(self, e: ImageEntry, mode: str | None = None) -> bool:
-        """Queue inference for ``e`` in ``mode`` (default: the current mode). False when it cannot run
-        yet (SGCls / PredCls without boxes)."""
-        mode = mode or self.state.mode
-        e.mode = mode
-        if mode != "sgdet":
-            if not e.boxes:
-                self._seed_boxes(e, mode)
-            if not e.boxes:
-                self.state.set_status(e.eid, NEEDS_BOXES, "draw boxes (B) or use ground-truth boxes")
-                self._refresh_editing()
-                return False
-            if mode == "predcls" and len(e.labels) != len(e.boxes):
-                fill = self._current_label()
-                e.labels = (e.labels + [fill] * len(e.boxes))[: len(e.boxes)]
-        self._jid += 1
-        e.jid = self._jid
-        job = PredictJob(self._jid, e.eid, e.path, mode,
-                         boxes=[list(b) for b in e.boxes] if mode != "sgdet" else None,
-                         labels=list(e.labels) if mode == "predcls" else None,
-                         gt=e.gt, recall_ok=(mode == "sgdet" or e.boxes_from_gt))
-        self.state.set_status(e.eid, QUEUED)
-        self.engine.submit(job)
-        self._refresh_editing()
-        return True
-
-    def _seed_boxes(self, e: ImageEntry, mode: str) -> None:
-        if e.gt is not None and len(np.asarray(e.gt.labels)):
-            self.state.set_boxes(e.eid, np.asarray(e.gt.boxes).tolist(), np.asarray(e.gt.labels).tolist(), from_gt=True)
-            return
-        g = None
-        if e.times is not None:
-            i = int(np.argmin(np.abs(e.times - e.t_end)))
-            g = self.state.filter_graph(e.graphs.get((i, i)))
-        if g is not None and g.objects and g.mode == "sgdet":
-            g = focus_graph(g, self.state.top_k or None) if self.state.hide_unrelated else g
-            objs = sorted(g.objects, key=lambda o: o.index)
-            self.state.set_boxes(e.eid, [list(o.box) for o in objs], [o.label for o in objs])
+        """Queue inference for ``e`` (see :meth:`RunQueue.schedule`)."""
+        ok = self.runs.schedule(e, mode)
+        if e.eid == self.state.current_id:
+            self._refresh_editing()
+        return ok
 
     def rerun_current(self) -> None:
-        e = self.state.current
-        if e is not None:
-            self.schedule(e, self.state.mode)
+        self.runs.rerun_current()
+        self._refresh_editing()
 
     def run_all(self) -> None:
-        for e in self.state.entries:
-            self.schedule(e, self.state.mode)
+        self.runs.run_all()
+        self._refresh_editing()
 
     def cancel(self) -> None:
-        self.engine.cancel()
+        self.runs.cancel()
         self.statusBar().showMessage("Cancelled", 3000)
 
-    def _entry_for(self, eid: int, jid: int) -> ImageEntry | None:
-        e = self.state.entry(eid)
-        return e if e is not None and e.jid == jid else None
+    @property
+    def _pending_request(self):
+        return self.runs.pending_request
 
-    def _on_job_started(self, eid: int, jid: int) -> None:
-        if self._entry_for(eid, jid) is not None:
-            self.state.set_status(eid, RUNNING)
-
-    def _on_job_finished(self, eid: int, jid: int, times, t_end: float, info: dict) -> None:
-        e = self._entry_for(eid, jid)
-        if e is None:
-            return
-        e.status, e.message = DONE, ""
-        if e.layout_mode != e.mode:
-            e.layout = {}  # object ids mean something else in another mode: lay out afresh
-        e.layout_mode = e.mode
-        self.state.begin_result(eid, times, t_end, info)
-        self.state.entryChanged.emit(eid)
+    def _on_result_begun(self, eid: int) -> None:
         if eid == self.state.current_id:
             self._update_run_labels()
 
-    def _on_job_failed(self, eid: int, jid: int, msg: str) -> None:
-        if self._entry_for(eid, jid) is None:
-            return
-        self.state.set_status(eid, FAILED, msg)
-        if eid == self.state.current_id:
-            self.redraw()
-
-    def _on_job_cancelled(self, eid: int, jid: int) -> None:
-        if self._entry_for(eid, jid) is not None:
-            self.state.set_status(eid, CANCELLED)
-
-    def _on_graph(self, eid: int, jid: int, gi_o: int, gi_r: int, graph) -> None:
-        e = self._entry_for(eid, jid)
+    def _on_graph(self, eid: int, key) -> None:
+        e = self.state.entry(eid)
         if e is None:
             return
-        e.graphs[(gi_o, gi_r)] = graph
+        graph = e.graphs.get(key)
         if not e.layout or any(o.index not in e.layout for o in self.state.filter_graph(graph).objects):
             self._extend_layout(e, graph)
-        if eid == self.state.current_id and (gi_o, gi_r) == self.state.time_key():
+        if eid == self.state.current_id and key == self.state.time_key():
             self.redraw()
-
-    def _on_summary(self, eid: int, jid: int, gi: int, summary) -> None:
-        if self._entry_for(eid, jid) is not None:
-            self.state.add_summary(eid, gi, summary)
-
-    def _on_progress(self, eid: int, jid: int, done: int, total: int) -> None:
-        e = self._entry_for(eid, jid)
-        if e is None:
-            return
-        e.progress = (done, total)
-        self.state.entryChanged.emit(eid)
 
     def _on_busy(self, busy: bool) -> None:
         self._busy = busy
@@ -801,10 +698,25 @@ class MainWindow(QMainWindow):
             self.nfe_label.setText("")
             return
         secs = e.info.get("seconds")
-        self.time_label.setText(f"{MODE_TITLES.get(e.mode, e.mode)} · {secs:.2f} s/image" if secs is not None else "")
+        mode = e.result_mode or e.mode
+        self.time_label.setText(f"{MODE_TITLES.get(mode, mode)} · {secs:.2f} s/image" if secs is not None else "")
         nfe = e.info.get("nfe", {})
         self.nfe_label.setText(f"NFE O-ODE {nfe.get('object', 0)} · P-ODE {nfe.get('predicate', 0)}")
         self.nfe_label.setToolTip("Function evaluations of the object ODE and of the predicate ODE (solve at t_end's objects)")
+
+    # ================================================================ exports (ExportController)
+    def export_item(self, e: ImageEntry):
+        return self.exporter.export_item(e)
+
+    def export_to(self, fmt: str, path: str | Path) -> int | None:
+        return self.exporter.export_to(fmt, path)
+
+    def export_batch_to(self, folder: str | Path, formats: list[str]) -> int | None:
+        return self.exporter.export_batch_to(folder, formats)
+
+    @property
+    def last_result(self):
+        return self.exporter.last_result
 
     # ================================================================ current image and drawing
     def _on_current(self, eid: int) -> None:
@@ -817,9 +729,10 @@ class MainWindow(QMainWindow):
         self._update_progress()
         self._refresh_editing()
         self.redraw()
-        if e is not None and not e.has_result and self.engine.model is not None and (
-                e.status == CANCELLED or (e.status == NEEDS_BOXES and self.state.mode == "sgdet")):
-            self.schedule(e, self.state.mode)  # looking at it: run it
+        if e is not None and self.engine.model is not None and (
+                (not e.has_result and (e.status == CANCELLED or (e.status == NEEDS_BOXES and self.state.mode == "sgdet")))
+                or (e.result_mode and e.result_mode != self.state.mode and e.status not in (QUEUED, RUNNING))):
+            self.schedule(e, self.state.mode)  # looking at it: run it (in the mode on screen)
 
     def _load_current_image(self) -> None:
         e = self.state.current
@@ -846,7 +759,7 @@ class MainWindow(QMainWindow):
             self.image_view.set_message(f"✗ {e.name}\n{self._image_error}")
         elif e.status == NEEDS_BOXES:
             self.image_view.set_message("")
-            self.graph_view.show_message(f"{MODE_TITLES[e.mode]} needs boxes: press B and drag on the image,\n"
+            self.graph_view.show_message(f"{MODE_TITLES[self.state.mode]} needs boxes: press B and drag on the image,\n"
                                          "or use Boxes ▸ GT boxes")
         elif e.status in (QUEUED, RUNNING):
             self.image_view.set_message("" if self.image_view._image_shape else "…")
@@ -868,10 +781,7 @@ class MainWindow(QMainWindow):
         raw = self.state.raw_graph()
         if raw is None:
             if e.has_result:
-                key = self.state.time_key()
-                if self._pending_request != (e.eid, e.jid, key):
-                    self._pending_request = (e.eid, e.jid, key)
-                    self.engine.request(e.eid, e.jid, *key)
+                self.runs.request(e, self.state.time_key())
                 self.statusBar().showMessage("decoding this t…", 1000)
                 return  # keep the previous drawing until the graph arrives
             self.image_view.clear_boxes()
@@ -881,7 +791,6 @@ class MainWindow(QMainWindow):
             self.tables.set_graph(None)
             self._show_placeholder(e)
             return
-        self._pending_request = None
         g = self.state.filter_graph(raw)
         ref = None if self.state.is_at_t_end() else self.state.reference_graph()
         match = None
@@ -912,7 +821,7 @@ class MainWindow(QMainWindow):
             self._flush_tables()
         self._scrubbing = False
         self._last_drawn = g
-        if self.image_view.shown_boxes() != (e.boxes or []) and e.mode != "sgdet":
+        if self.image_view.shown_boxes() != (e.boxes or []) and self.state.mode != "sgdet":
             self._refresh_editing()
 
     def _on_time_moved(self) -> None:
@@ -1056,7 +965,7 @@ class MainWindow(QMainWindow):
         else:
             self.setWindowTitle(f"nodis-viewer — {e.name} [{self.state.row_of(e.eid) + 1}/{n}]")
 
-    # ================================================================ modes and boxes
+    # ================================================================ modes and boxes (BoxEditor)
     def _on_mode(self, mode: str) -> None:
         i = MODES.index(mode)
         if self.mode_combo.currentIndex() != i:
@@ -1082,6 +991,13 @@ class MainWindow(QMainWindow):
         if self.image_view.shown_boxes() != (boxes or []):
             self.image_view.set_editable_boxes(boxes)
 
+    def _on_boxes_edited(self, eid: int) -> None:
+        if eid == self.state.current_id:
+            self._refresh_editing()
+            e = self.state.current
+            if e is not None and not e.boxes:
+                self.redraw()
+
     def _current_label(self) -> int:
         v = self.state.vocab
         if v is None:
@@ -1093,201 +1009,24 @@ class MainWindow(QMainWindow):
             return 1
 
     def _label_picked(self, *_):
-        e = self.state.current
-        if e is None or self.state.mode != "predcls":
+        if self.state.current is None or self.state.mode != "predcls":
             return
-        lab = self._current_label()
-        sel = [i for i in self.state.selected_objects if 0 <= i < len(e.boxes)]
-        if sel:
-            labels = list(e.labels) + [lab] * (len(e.boxes) - len(e.labels))
-            for i in sel:
-                labels[i] = lab
-            self.state.set_boxes(e.eid, e.boxes, labels)
-            self._rerun_timer.start()
-
-    def _box_drawn(self, box: list) -> None:
-        e = self.state.current
-        if e is None or self.state.mode == "sgdet":
-            return
-        labels = list(e.labels) + [self._current_label()] * (len(e.boxes) + 1 - len(e.labels))
-        self.state.set_boxes(e.eid, e.boxes + [box], labels[: len(e.boxes) + 1])
-        self._refresh_editing()
-        self._rerun_timer.start()
-
-    def _box_changed(self, k: int, box: list) -> None:
-        e = self.state.current
-        if e is None or not (0 <= k < len(e.boxes)):
-            return
-        boxes = [list(b) for b in e.boxes]
-        boxes[k] = box
-        self.state.set_boxes(e.eid, boxes, e.labels)
-        self._rerun_timer.start()
+        self.boxes.relabel_selected(self._current_label())
 
     def remove_box(self, k: int) -> None:
-        e = self.state.current
-        if e is None or not (0 <= k < len(e.boxes)):
-            return
-        boxes = [b for i, b in enumerate(e.boxes) if i != k]
-        labels = [v for i, v in enumerate(e.labels) if i != k]
-        self.state.set_boxes(e.eid, boxes, labels)
-        self.state.clear_selection()
-        self._refresh_editing()
-        self._after_boxes_edit(e)
+        self.boxes.remove(k)
 
     def remove_selected_boxes(self) -> None:
-        e = self.state.current
-        if e is None or self.state.mode == "sgdet":
-            return
-        for k in sorted((i for i in self.state.selected_objects if 0 <= i < len(e.boxes)), reverse=True):
-            self.remove_box(k)
+        self.boxes.remove_selected()
 
     def clear_boxes(self) -> None:
-        e = self.state.current
-        if e is None:
-            return
-        self.state.set_boxes(e.eid, [], [])
-        self._refresh_editing()
-        self._after_boxes_edit(e)
-
-    def _after_boxes_edit(self, e: ImageEntry) -> None:
-        if e.boxes:
-            self._rerun_timer.start()
-        else:
-            self.engine.cancel(e.eid)
-            e.reset_result()
-            self.state.resultChanged.emit(e.eid)
-            self.state.set_status(e.eid, NEEDS_BOXES, "draw boxes (B) or use ground-truth boxes")
-            self.redraw()
+        self.boxes.clear()
 
     def use_gt_boxes(self) -> None:
-        e = self.state.current
-        if e is None:
-            return
-        if e.gt is None:
-            self.statusBar().showMessage("This image has no ground truth", 4000)
-            return
-        self.state.set_boxes(e.eid, np.asarray(e.gt.boxes).tolist(), np.asarray(e.gt.labels).tolist(), from_gt=True)
-        self._refresh_editing()
-        self.schedule(e, self.state.mode)
+        self.boxes.use_gt()
 
     def use_detection_boxes(self) -> None:
-        e = self.state.current
-        if e is None:
-            return
-        g = self._last_drawn
-        if g is None or not g.objects:
-            self.statusBar().showMessage("No detections to copy (run SGDet first)", 4000)
-            return
-        objs = sorted(g.objects, key=lambda o: o.index)
-        self.state.set_boxes(e.eid, [list(o.box) for o in objs], [o.label for o in objs])
-        self._refresh_editing()
-        self.schedule(e, self.state.mode)
-
-    # ================================================================ exports
-    def _filter_fn(self):
-        top_k, rel, obj = self.state.top_k, self.state.rel_threshold, self.state.obj_threshold
-        return lambda g: g.filtered(top_k=top_k if top_k > 0 else None, threshold=rel, object_threshold=obj)
-
-    def export_item(self, e: ImageEntry) -> ExportItem | None:
-        key = self.state.time_key()
-        raw = e.graphs.get(key)
-        if raw is None and e.times is not None:
-            i = int(np.argmin(np.abs(e.times - e.t_end)))
-            raw = e.graphs.get((i, i))
-        if raw is None:
-            return None
-        g = self.state.filter_graph(raw)
-        if self.state.hide_unrelated:
-            g = focus_graph(g, len(g.relations) or (self.state.top_k or None))
-        layout = self.unit_layout(e, g)
-        gt = e.gt if self.state.compare_gt else None
-        strip = None
-        if e.times is not None:
-            idx = [int(np.argmin(np.abs(e.times - t))) for t in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)]
-            if all((i, i) in e.graphs for i in idx):
-                strip = [self.state.filter_graph(e.graphs[(i, i)]) for i in idx]
-        title = f"{e.name}   t = {g.t_obj:.2f}" + (f" / {g.t_rel:.2f}" if g.t_rel != g.t_obj else "")
-        return ExportItem(e.eid, e.path, g, layout=layout, gt=gt, top_k=self.state.top_k or None,
-                          strip_graphs=strip, filter_fn=self._filter_fn(), title=title)
-
-    def unit_layout(self, e: ImageEntry, g) -> dict | None:
-        """The viewer's node positions for the nodes of ``g`` (and ground-truth nodes), fitted to the
-        unit square with y up — the layout convention of :func:`nodis.render.draw_graph`."""
-        keys = [o.index for o in g.objects if o.index in e.layout]
-        if self.state.compare_gt and e.gt is not None:
-            keys += [k for k in e.layout if isinstance(k, tuple)]
-        if not keys:
-            return None
-        pts = np.array([to_unit(*e.layout[k]) for k in keys], dtype=np.float64)
-        lo, hi = pts.min(0), pts.max(0)
-        span = np.where(hi - lo > 1e-9, hi - lo, 1.0)
-        pts = np.where(hi - lo > 1e-9, (pts - lo) / span, 0.5)
-        return {k: (float(x), float(y)) for k, (x, y) in zip(keys, pts)}
-
-    def export_to(self, fmt: str, path: str | Path) -> int | None:
-        """Export the current image's graph as ``fmt`` to ``path`` (on the worker). Returns the call token."""
-        e = self.state.current
-        item = None if e is None else self.export_item(e)
-        if item is None:
-            self.error("Nothing to export", "Open an image and wait for its scene graph first.")
-            return None
-        token = self.engine.call(export_one, item, Path(path), fmt)
-        self._calls[token] = ("one", fmt, Path(path))
-        self.statusBar().showMessage(f"Exporting {Path(path).name}…")
-        return token
-
-    def export_dialog(self, fmt: str) -> None:
-        e = self.state.current
-        if e is None or not e.has_result:
-            self.error("Nothing to export", "Open an image and wait for its scene graph first.")
-            return
-        from nodis.export import output_path
-
-        title, filt = next((t, f) for k, t, f in SINGLE_EXPORTS if k == fmt)
-        default = output_path(Path(self._last_dir("export/last_dir")) / e.path.stem, fmt)
-        path, _ = QFileDialog.getSaveFileName(self, title.rstrip("…"), str(default), filt + ";;All files (*)")
-        if path:
-            settings().setValue("export/last_dir", str(Path(path).parent))
-            self.export_to(fmt, path)
-
-    def export_batch_to(self, folder: str | Path, formats: list[str]) -> int | None:
-        items = [it for it in (self.export_item(e) for e in self.state.entries) if it is not None]
-        if not items:
-            self.error("Nothing to export", "No image has a scene graph yet.")
-            return None
-        token = self.engine.call(export_batch, items, Path(folder), list(formats))
-        self._calls[token] = ("batch", ",".join(formats), Path(folder))
-        self.statusBar().showMessage(f"Exporting {len(items)} image(s)…")
-        return token
-
-    def batch_export_dialog(self) -> None:
-        done = sum(1 for e in self.state.entries if e.has_result)
-        s = settings()
-        fmts = s.value("export/batch_formats", ["json", "png"])
-        if isinstance(fmts, str):
-            fmts = [fmts]
-        dlg = BatchExportDialog(self._last_dir("export/last_dir"), list(fmts), done, len(self.state.entries), self)
-        if dlg.exec():
-            s.setValue("export/batch_formats", dlg.selected_formats())
-            s.setValue("export/last_dir", dlg.folder.text())
-            self.export_batch_to(dlg.folder.text(), dlg.selected_formats())
-
-    def _on_call_done(self, token: int, result) -> None:
-        kind = self._calls.pop(token, ("?", "", None))
-        if kind[0] == "one":
-            self.statusBar().showMessage(f"Saved {result}", 6000)
-        elif kind[0] == "batch":
-            rep = result
-            msg = f"Batch export: {len(rep.written)} file(s) written to {kind[2]}"
-            if rep.errors:
-                self.error("Some files could not be exported", msg + "\n\n" + "\n".join(rep.errors[:20]))
-            else:
-                self.statusBar().showMessage(msg, 8000)
-        self.last_result = result
-
-    def _on_call_failed(self, token: int, msg: str) -> None:
-        kind = self._calls.pop(token, ("?", "", None))
-        self.error("Export failed", f"{kind[2] or ''}\n{msg}".strip())
+        self.boxes.use_detections(self._last_drawn)
 
     # ================================================================ dialogs
     def error(self, title: str, msg: str) -> None:

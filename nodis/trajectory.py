@@ -12,6 +12,12 @@ graph at an object-ODE time ``t_obj`` and a predicate-ODE time ``t_rel`` (linked
   ``t_rel`` never re-solves and moving ``t_obj`` re-solves only when the decoded objects change.
 
 Nothing here re-runs the detector. Values at a grid time equal those of a solve that stops there.
+
+Per-item histories over the grid (:meth:`Trajectory.object_history`, :meth:`Trajectory.relation_history`,
+all items at once: :meth:`Trajectory.histories`) and the ODE hidden states for state-space views
+(:meth:`Trajectory.object_states`, :meth:`Trajectory.relation_states`, :meth:`Trajectory.state_space`)
+read the states already solved; they never integrate an ODE again (see their docstrings for the one
+exception, ``solve=True`` on a conditioning nobody has solved yet).
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import numpy as np
 import torch
 from torchvision.ops import batched_nms, nms
 
+from .errors import InputError
 from .graph import ObjectNode, Relation, SceneGraph
 
 
@@ -40,9 +47,192 @@ class ObjectSet:
         return (tuple(self.ids.tolist()), tuple(self.labels.tolist()))
 
 
+def _top_classes(probs: np.ndarray, first: list[int], k: int) -> np.ndarray:
+    """``first`` (kept in order) then the other non-background classes by their peak over the grid
+    (``probs (G, C)``, NaN rows ignored), ``k`` in all (at least the ``first`` ones)."""
+    out = [int(c) for c in first if c >= 1]
+    out = list(dict.fromkeys(out))
+    with np.errstate(invalid="ignore"):
+        peak = np.nanmax(np.where(np.isnan(probs), -1.0, probs), 0) if probs.shape[0] else np.zeros(probs.shape[1])
+    for c in np.argsort(-peak[1:], kind="stable") + 1:
+        if len(out) >= max(k, len(first)):
+            break
+        if int(c) not in out:
+            out.append(int(c))
+    return np.array(out, np.int64)
+
+
+@dataclass
+class ObjectHistory:
+    """One object's class probabilities over the trajectory's grid (plain numpy, no torch).
+
+    ``probs[g]`` is the full class distribution at ``times[g]`` (index 0 = background; a one-hot of the
+    given label in PredCls). ``labels[g]`` / ``scores[g]`` are the object's class and score in the
+    scene graph at that time; ``present[g]`` says whether the object is in that graph (SGDet: it
+    survives NMS; where it does not, ``labels`` is the plain arg-max over classes >= 1)."""
+
+    index: int
+    times: np.ndarray  # (G,)
+    t_end: float
+    probs: np.ndarray  # (G, C)
+    labels: np.ndarray  # (G,)
+    scores: np.ndarray  # (G,)
+    present: np.ndarray  # (G,) bool
+    boxes: np.ndarray  # (G, 4) original-image pixels (SGDet: the box regressed for the label at that time)
+    class_names: list[str]
+
+    @property
+    def label_end(self) -> int:
+        """The class at ``t_end``."""
+        return int(self.labels[int(np.argmin(np.abs(self.times - self.t_end)))])
+
+    @property
+    def label_start(self) -> int:
+        """The class at the first grid time (t = 0)."""
+        return int(self.labels[0])
+
+    def top(self, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """``(classes (K,), probs (G, K))``: the class at ``t_end`` first, then the classes with the
+        highest peak probability over the grid, ``k`` in all."""
+        cls = _top_classes(self.probs, [self.label_end], k)
+        return cls, self.probs[:, cls]
+
+    def changes(self) -> list[tuple[float, int, int]]:
+        """``(t, old label, new label)`` at each grid time where the label differs from the previous one."""
+        return [(float(self.times[g]), int(self.labels[g - 1]), int(self.labels[g]))
+                for g in range(1, len(self.times)) if self.labels[g] != self.labels[g - 1]]
+
+
+@dataclass
+class RelationHistory:
+    """The predicate probabilities of one ordered pair ``subject -> object`` over the grid.
+
+    ``t_obj is None`` (linked, as :meth:`Trajectory.graph_at` with one time): at each grid time the
+    predicate ODE is the one conditioned on the objects decoded at that time, so ``subject_labels`` /
+    ``object_labels`` are also the labels it was given. With a number, every time reads the one solve
+    conditioned on the objects at ``t_obj`` (the labels it was given are ``condition_labels``).
+    ``available[g]`` is False where the pair is no candidate at that time (SGDet: one of its boxes is
+    not kept, or the boxes do not overlap) or its conditioning was not solved (``solve=False``); there
+    ``probs``, ``scores`` are NaN and ``predicates``, ``ranks`` are 0."""
+
+    subject: int
+    object: int
+    times: np.ndarray  # (G,)
+    t_end: float
+    t_obj: float | None
+    probs: np.ndarray  # (G, P) index 0 = no relation
+    predicates: np.ndarray  # (G,) arg-max over predicates >= 1
+    scores: np.ndarray  # (G,) triplet score subject x object x predicate
+    ranks: np.ndarray  # (G,) 1 = best relation of the graph at that time
+    available: np.ndarray  # (G,) bool
+    subject_labels: np.ndarray  # (G,) labels of the subject in the graph at each time
+    object_labels: np.ndarray  # (G,)
+    condition_labels: tuple[int, int] | None  # labels the fixed-t_obj solve was conditioned on
+    predicate_names: list[str]
+
+    @property
+    def predicate_end(self) -> int:
+        """The predicate at ``t_end`` (0 when the pair is not available there)."""
+        return int(self.predicates[int(np.argmin(np.abs(self.times - self.t_end)))])
+
+    def top(self, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """``(predicates (K,), probs (G, K))``: the predicate at ``t_end`` first, then the highest peaks."""
+        cls = _top_classes(self.probs, [self.predicate_end], k)
+        return cls, self.probs[:, cls]
+
+
+@dataclass
+class Histories:
+    """Every object's and every relation's history of one image over the grid (plain numpy).
+
+    Objects: ``object_ids (N,)`` (every object of the graph at some grid time) with arrays over
+    ``(G, N, ...)`` as in :class:`ObjectHistory`. Relations: ``pairs (R, 2)`` (every candidate pair at
+    some grid time, or with ``top_k`` the pairs among the best ``top_k`` at some time), ordered by
+    their rank at ``t_end``, with arrays over ``(G, R, ...)`` as in :class:`RelationHistory`.
+    :meth:`object` / :meth:`relation` give one item's history."""
+
+    image: str | None
+    image_size: tuple[int, int]
+    mode: str
+    times: np.ndarray  # (G,)
+    t_end: float
+    t_obj: float | None
+    class_names: list[str]
+    predicate_names: list[str]
+    object_ids: np.ndarray  # (N,)
+    object_probs: np.ndarray  # (G, N, C)
+    object_labels: np.ndarray  # (G, N)
+    object_scores: np.ndarray  # (G, N)
+    object_present: np.ndarray  # (G, N) bool
+    object_boxes: np.ndarray  # (G, N, 4)
+    pairs: np.ndarray  # (R, 2)
+    relation_probs: np.ndarray  # (G, R, P), NaN where not available
+    relation_predicates: np.ndarray  # (G, R)
+    relation_scores: np.ndarray  # (G, R), NaN where not available
+    relation_ranks: np.ndarray  # (G, R), 0 where not available
+    relation_available: np.ndarray  # (G, R) bool
+    condition_labels: np.ndarray | None = None  # (R, 2) labels of the fixed-t_obj conditioning
+
+    def _object_col(self, index: int) -> int:
+        hit = np.nonzero(self.object_ids == int(index))[0]
+        if not hit.size:
+            raise InputError(f"object {index} is not an object of this image at any grid time "
+                             f"(objects: {', '.join(map(str, self.object_ids.tolist())) or 'none'})")
+        return int(hit[0])
+
+    def object(self, index: int) -> ObjectHistory:
+        k = self._object_col(index)
+        return ObjectHistory(int(index), self.times, self.t_end, self.object_probs[:, k], self.object_labels[:, k],
+                             self.object_scores[:, k], self.object_present[:, k], self.object_boxes[:, k],
+                             self.class_names)
+
+    def relation(self, subject: int, object: int) -> RelationHistory:
+        hit = np.nonzero((self.pairs[:, 0] == int(subject)) & (self.pairs[:, 1] == int(object)))[0]
+        if not hit.size:
+            raise InputError(f"the pair {subject} -> {object} is not a relation candidate of this image "
+                             "(or not among the pairs kept with top_k)")
+        r = int(hit[0])
+        ks, ko = self._object_col(subject), self._object_col(object)
+        cond = None if self.condition_labels is None else tuple(int(v) for v in self.condition_labels[r])
+        return RelationHistory(int(subject), int(object), self.times, self.t_end, self.t_obj,
+                               self.relation_probs[:, r], self.relation_predicates[:, r], self.relation_scores[:, r],
+                               self.relation_ranks[:, r], self.relation_available[:, r],
+                               self.object_labels[:, ks], self.object_labels[:, ko], cond, self.predicate_names)
+
+
+@dataclass
+class StateSpace:
+    """ODE hidden states of one image over the grid, for 2-D projections (:mod:`nodis.statespace`).
+
+    Objects (SGCls/SGDet): ``object_states (G, N, D)`` of ``object_ids`` and the object decoder
+    ``logits = states @ object_weight.T + object_bias`` (``(C, D)``, ``(C,)``; a linear layer, so two
+    classes' rows span the plane in which their decision boundary is a line). Relations: the P-ODE
+    states ``relation_states (G, R, D)`` of ``pairs`` from the solve conditioned on the objects at
+    ``t_end``, and their decoded ``relation_logits (G, R, P)`` (the predicate decoder is an MLP, so
+    two predicates are compared on their logits)."""
+
+    times: np.ndarray
+    t_end: float
+    object_ids: np.ndarray  # (N,)
+    object_states: np.ndarray  # (G, N, D)
+    object_weight: np.ndarray | None  # (C, D)
+    object_bias: np.ndarray | None  # (C,)
+    pairs: np.ndarray  # (R, 2)
+    relation_states: np.ndarray  # (G, R, D)
+    relation_logits: np.ndarray  # (G, R, P)
+    class_names: list[str]
+    predicate_names: list[str]
+
+
+def _retain_top() -> int:
+    from .model.nodis import RETAIN_TOP
+
+    return RETAIN_TOP
+
+
 class Trajectory:
     def __init__(self, model, fmap, rois, times, mode, scale, image_size, obj_probs, given_labels, class_boxes,
-                 nfe_obj, image=None, setup_seconds=0.0, given_boxes=None) -> None:
+                 nfe_obj, image=None, setup_seconds=0.0, given_boxes=None, obj_states=None) -> None:
         self.model = model
         self.vocab = model.vocab
         self.cfg = model.cfg
@@ -55,6 +245,10 @@ class Trajectory:
         self.scale = float(scale)
         self.image_size = image_size
         self.obj_probs = obj_probs  # (G, N, C) torch CPU or None
+        # O-ODE states (G, N, D) torch CPU or None (predcls); in sgdet compacted to the rois that are an
+        # object at some grid time once every time is decoded (_state_ids then lists those rois)
+        self._obj_states = obj_states
+        self._state_ids: np.ndarray | None = None
         self.given_labels = given_labels
         self.given_boxes = None if given_boxes is None else np.asarray(given_boxes, np.float64).reshape(-1, 4)
         self.class_boxes = class_boxes  # (N, C, 4) model pixels (sgdet)
@@ -77,8 +271,14 @@ class Trajectory:
         return int(self.rois.shape[0])
 
     def index_of(self, t: float) -> int:
-        """The grid index nearest to ``t``."""
-        return int(np.argmin(np.abs(self.times - float(t))))
+        """The grid index nearest to ``t``. A time outside the solved grid ``[times[0], times[-1]]`` (or not
+        a number) raises :class:`InputError`: the trajectory holds no state there."""
+        t = float(t)
+        lo, hi = float(self.times[0]), float(self.times[-1])
+        if not (lo - 1e-5 <= t <= hi + 1e-5):  # also false for NaN
+            raise InputError(f"t = {t:g} is outside the solved ODE grid [{lo:g}, {hi:g}]; solve a grid that reaches "
+                             f"it with model.predict(image, times=[...]) (CLI: --times A:B:S)")
+        return int(np.argmin(np.abs(self.times - t)))
 
     # ------------------------------------------------------------------ objects
     def objects_at(self, t: float) -> ObjectSet:
@@ -86,6 +286,9 @@ class Trajectory:
         with self._lock:
             if gi not in self._objects:
                 self._objects[gi] = self._decode_objects(gi)
+                if (self.mode == "sgdet" and len(self._objects) == len(self.times) and self._obj_states is not None
+                        and self._state_ids is None):
+                    self._compact_states()
             return self._objects[gi]
 
     def _decode_objects(self, gi: int) -> ObjectSet:
@@ -175,8 +378,13 @@ class Trajectory:
                 pairs = ids[pairs_local] if pairs_local.numel() else pairs_local.reshape(0, 2)
                 labels = torch.zeros(self.num_objects_in, dtype=torch.long, device=dev)
                 labels[ids] = torch.as_tensor(objs.labels, dtype=torch.long, device=dev)
-                self._relations[key] = self.model.solve_relations(self.fmap, self.rois, labels, pairs,
-                                                                  self._times_t, cache=self._feature_cache)
+                solve = self.model.solve_relations(self.fmap, self.rois, labels, pairs, self._times_t,
+                                                   cache=self._feature_cache)
+                if key == self.objects_at(self.t_end).key and hasattr(solve, "pin"):
+                    # the conditioning of the trained end time keeps its best pairs' P-ODE states
+                    score_of = dict(zip(objs.ids.tolist(), objs.scores.tolist()))
+                    solve.pin(np.array([score_of[int(a)] * score_of[int(b)] for a, b in solve.pairs], np.float32))
+                self._relations[key] = solve
             return self._relations[key]
 
     def precompute(self, relations: bool = True) -> int:
@@ -196,6 +404,238 @@ class Trajectory:
         """NFE of the object ODE and of the relation solve conditioned on the objects at t_end."""
         rel = self.relation_solve(self.objects_at(self.t_end))
         return {"object": self.nfe_obj, "predicate": int(rel.nfe)}
+
+    # ------------------------------------------------------------------ histories (no new solve)
+    def object_ids_over_grid(self) -> np.ndarray:
+        """Ids of every object of the graph at some grid time, sorted. SGCls/PredCls: every given box;
+        SGDet: the rois kept by NMS at some grid time (decodes the objects at every grid time: NMS only)."""
+        if self.mode != "sgdet":
+            return np.arange(self.num_objects_in, dtype=np.int64)
+        ids: set[int] = set()
+        for t in self.times:
+            ids.update(self.objects_at(t).ids.tolist())
+        return np.array(sorted(ids), np.int64)
+
+    def _check_ids(self, ids) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        bad = ids[(ids < 0) | (ids >= self.num_objects_in)]
+        if bad.size:
+            raise InputError(f"object {int(bad[0])} does not exist: this image has object ids 0..{self.num_objects_in - 1}")
+        return ids
+
+    def _object_arrays(self, ids: np.ndarray):
+        """``probs (G,K,C), labels (G,K), scores (G,K), present (G,K), boxes (G,K,4)`` of objects ``ids``."""
+        G, K, C = len(self.times), len(ids), self.cfg.num_classes
+        if self.mode == "predcls":
+            lab = np.asarray(self.given_labels, np.int64)[ids]
+            probs = np.zeros((G, K, C), np.float32)
+            probs[:, np.arange(K), lab] = 1.0
+            return (probs, np.tile(lab, (G, 1)), np.ones((G, K), np.float32), np.ones((G, K), bool),
+                    np.tile(self.given_boxes[ids][None], (G, 1, 1)))
+        probs = self.obj_probs[:, torch.as_tensor(ids, dtype=torch.long)].numpy().astype(np.float32, copy=False)
+        labels = (probs[:, :, 1:].argmax(2) + 1) if K else np.zeros((G, 0), np.int64)
+        scores = np.take_along_axis(probs, labels[..., None], 2)[..., 0].astype(np.float32)
+        present = np.zeros((G, K), bool)
+        col = {int(i): k for k, i in enumerate(ids)}
+        for g, t in enumerate(self.times):
+            objs = self.objects_at(t)
+            for pos, i in enumerate(objs.ids.tolist()):
+                k = col.get(i)
+                if k is not None:
+                    present[g, k] = True
+                    labels[g, k] = objs.labels[pos]
+                    scores[g, k] = objs.scores[pos]
+        if self.mode == "sgdet" and K:
+            cb = self.class_boxes.detach().float().cpu()
+            idt = torch.as_tensor(ids, dtype=torch.long)
+            boxes = np.stack([self._to_image(cb[idt, torch.as_tensor(labels[g], dtype=torch.long)]).numpy()
+                              for g in range(G)]).astype(np.float64)
+        elif self.mode == "sgdet":
+            boxes = np.zeros((G, 0, 4))
+        else:
+            boxes = np.tile(self.given_boxes[ids][None], (G, 1, 1))
+        return probs, labels.astype(np.int64), scores, present, boxes
+
+    def object_history(self, index: int) -> ObjectHistory:
+        """Class probabilities of object ``index`` (an :attr:`ObjectNode.index`) at every grid time.
+
+        Read from the object-ODE states solved by :meth:`NODIS.predict`: no ODE is solved. In SGDet the
+        objects are decoded (NMS) at every grid time to fill ``present``."""
+        ids = self._check_ids([index])
+        probs, labels, scores, present, boxes = self._object_arrays(ids)
+        return ObjectHistory(int(index), self.times.copy(), self.t_end, probs[:, 0], labels[:, 0], scores[:, 0],
+                             present[:, 0], boxes[:, 0], list(self.vocab.classes))
+
+    def _cached_solve(self, objs: ObjectSet, solve: bool):
+        with self._lock:
+            hit = self._relations.get(objs.key)
+        if hit is not None or not solve:
+            return hit
+        return self.relation_solve(objs)
+
+    def _relation_arrays(self, t_obj: float | None, top_k: int | None, solve: bool, only=None):
+        """Relation histories: ``pairs (R,2)``, ``probs (G,R,P)``, ``pred (G,R)``, ``score (G,R)``,
+        ``rank (G,R)``, ``available (G,R)``, ``condition labels (R,2) or None``."""
+        G, P = len(self.times), self.cfg.num_predicates
+        fixed = None if t_obj is None else self.objects_at(t_obj)
+        if fixed is not None:  # one solve for every time
+            sv = self._cached_solve(fixed, solve)
+            per_time = [(fixed, sv)] * G
+        else:  # the solve of each time's objects
+            per_time = [(objs, self._cached_solve(objs, solve)) for objs in (self.objects_at(t) for t in self.times)]
+        ranked = [None if sv is None else self._rank(objs, sv, g) for g, (objs, sv) in enumerate(per_time)]
+        # the pairs: every candidate (or the best top_k at some time), restricted to ``only``
+        index: dict[tuple[int, int], int] = {}
+        for rk in ranked:
+            if rk is None:
+                continue
+            n = len(rk[1]) if top_k is None else min(int(top_k), len(rk[1]))
+            for s, o in rk[0][:n].tolist():
+                if only is None or (s, o) in only:
+                    index.setdefault((s, o), len(index))
+        R = len(index)
+        probs = np.full((G, R, P), np.nan, np.float32)
+        pred = np.zeros((G, R), np.int64)
+        score = np.full((G, R), np.nan, np.float32)
+        rank = np.zeros((G, R), np.int64)
+        avail = np.zeros((G, R), bool)
+        for g, rk in enumerate(ranked):
+            if rk is None:
+                continue
+            pairs_g, pred_g, trip_g, probs_g = rk
+            for r, (s, o) in enumerate(pairs_g.tolist()):
+                k = index.get((s, o))
+                if k is None:
+                    continue
+                probs[g, k], pred[g, k], score[g, k], rank[g, k], avail[g, k] = probs_g[r], pred_g[r], trip_g[r], r + 1, True
+        pairs = np.array(list(index), np.int64).reshape(-1, 2)
+        # order: best at t_end first (not available there: last), then by subject, object
+        ge = self.index_of(self.t_end)
+        key = np.where(avail[ge], rank[ge], np.iinfo(np.int64).max) if R else np.zeros(0, np.int64)
+        order = np.lexsort((pairs[:, 1], pairs[:, 0], key)) if R else np.zeros(0, np.int64)
+        cond = None
+        if fixed is not None:
+            lab = dict(zip(fixed.ids.tolist(), fixed.labels.tolist()))
+            cond = np.array([[lab[s], lab[o]] for s, o in pairs[order].tolist()], np.int64).reshape(-1, 2)
+        return (pairs[order], probs[:, order], pred[:, order], score[:, order], rank[:, order], avail[:, order], cond)
+
+    def relation_history(self, subject: int, object: int, t_obj: float | None = None,
+                         solve: bool = True) -> RelationHistory:
+        """Predicate probabilities of the pair ``subject -> object`` at every grid time.
+
+        ``t_obj=None``: linked, each grid time reads the predicate ODE conditioned on the objects at
+        that time (what :meth:`graph_at` shows with one time). A number: every time reads the one
+        solve conditioned on the objects at ``t_obj`` (e.g. ``traj.t_end``: how the P-ODE evolves
+        for the labels of the trained end time).
+
+        Nothing is integrated again for a conditioning already solved (by :meth:`graph_at`,
+        :meth:`precompute`, ...). With ``solve=True`` a conditioning nobody has solved yet is solved
+        once and cached (as :meth:`graph_at` would); ``solve=False`` leaves those times unavailable."""
+        self._check_ids([subject, object])
+        pairs, probs, pred, score, rank, avail, cond = self._relation_arrays(t_obj, None, solve,
+                                                                             only={(int(subject), int(object))})
+        if not len(pairs):
+            raise InputError(f"the pair {subject} -> {object} is not a relation candidate at any grid time"
+                             + ("" if solve else " that is solved already"))
+        _, labels, _, _, _ = self._object_arrays(np.array([subject, object], np.int64))
+        return RelationHistory(int(subject), int(object), self.times.copy(), self.t_end, t_obj, probs[:, 0],
+                               pred[:, 0], score[:, 0], rank[:, 0], avail[:, 0], labels[:, 0], labels[:, 1],
+                               None if cond is None else (int(cond[0, 0]), int(cond[0, 1])),
+                               list(self.vocab.predicates))
+
+    def histories(self, t_obj: float | None = None, top_k: int | None = None, solve: bool = True) -> Histories:
+        """Every object's and every relation's history over the grid (see :class:`Histories`).
+
+        ``t_obj`` and ``solve`` as in :meth:`relation_history`; ``top_k`` keeps the pairs that are
+        among the best ``top_k`` relations at some grid time (default: every candidate pair)."""
+        ids = self.object_ids_over_grid()
+        probs, labels, scores, present, boxes = self._object_arrays(ids)
+        pairs, rprobs, pred, score, rank, avail, cond = self._relation_arrays(t_obj, top_k, solve)
+        return Histories(self.image, tuple(self.image_size), self.mode, self.times.copy(), self.t_end, t_obj,
+                         list(self.vocab.classes), list(self.vocab.predicates), ids, probs, labels, scores, present,
+                         boxes, pairs, rprobs, pred, score, rank, avail, cond)
+
+    # ------------------------------------------------------------------ ODE states (state-space views)
+    def _compact_states(self) -> None:
+        """SGDet, every time decoded: keep the O-ODE states of the rois that are an object at some time."""
+        ids: set[int] = set()
+        for objs in self._objects.values():
+            ids.update(objs.ids.tolist())
+        keep = np.array(sorted(ids), np.int64)
+        self._obj_states = self._obj_states[:, torch.as_tensor(keep, dtype=torch.long)].clone()
+        self._state_ids = keep
+
+    def object_states(self, ids=None) -> np.ndarray:
+        """Object-ODE hidden states ``(G, K, D)`` of objects ``ids`` (default :meth:`object_ids_over_grid`)
+        at every grid time, as solved by :meth:`NODIS.predict`; ``object_decoder`` turns them into class
+        logits. SGDet keeps the states of the objects of some grid time's graph only (``InputError``
+        for other rois); PredCls solves no object ODE (``InputError``)."""
+        if self._obj_states is None:
+            raise InputError("PredCls takes the given labels: the object ODE is not solved, so there are no "
+                             "object states (use sgcls or sgdet)")
+        over_grid = self.object_ids_over_grid()  # SGDet: decodes every time, so the kept set is final
+        ids = over_grid if ids is None else self._check_ids(ids)
+        with self._lock:
+            if self._state_ids is None:
+                rows = ids
+            else:
+                where = {int(i): k for k, i in enumerate(self._state_ids)}
+                missing = [int(i) for i in ids if int(i) not in where]
+                if missing:
+                    raise InputError(f"roi {missing[0]} is not an object at any grid time; object states are "
+                                     "kept for the objects of the graphs only")
+                rows = np.array([where[int(i)] for i in ids], np.int64)
+            return self._obj_states[:, torch.as_tensor(rows, dtype=torch.long)].numpy().copy()
+
+    def object_decoder(self) -> tuple[np.ndarray, np.ndarray]:
+        """The object decoder (``decoder_lin3``) as ``(weight (C, D), bias (C,))``: logits = states @ W.T + b."""
+        lin = self.model.context.decoder_lin3
+        return lin.weight.detach().float().cpu().numpy().copy(), lin.bias.detach().float().cpu().numpy().copy()
+
+    def _end_solve_rows(self, pairs) -> tuple[object, np.ndarray]:
+        sv = self.relation_solve(self.objects_at(self.t_end))
+        kept = sv.retained_rows()  # decodes every time: what is kept is then final
+        where = {(int(a), int(b)): r for r, (a, b) in enumerate(sv.pairs.tolist())}
+        pairs = np.asarray(pairs, np.int64).reshape(-1, 2) if pairs is not None else sv.pairs[kept]
+        rows, kept_set = [], set(kept.tolist())
+        for a, b in pairs.tolist():
+            r = where.get((a, b))
+            if r is None:
+                raise InputError(f"the pair {a} -> {b} is not a relation candidate of the objects at t_end")
+            if r not in kept_set:
+                raise InputError(f"the P-ODE states of {a} -> {b} are not kept: only pairs among the best "
+                                 f"{_retain_top()} relations at some grid time keep them")
+            rows.append(r)
+        return sv, np.array(rows, np.int64)
+
+    def relation_states(self, pairs=None) -> tuple[np.ndarray, np.ndarray]:
+        """Predicate-ODE hidden states of the solve conditioned on the objects at ``t_end``:
+        ``(pairs (K,2), states (G, K, D))``. ``pairs`` default to every pair whose states are kept
+        (the pairs among the best ``RETAIN_TOP`` = 100 relations at some grid time; others raise
+        ``InputError``). Uses the solve :meth:`graph_at` made for ``t_end`` (makes it when absent)."""
+        sv, rows = self._end_solve_rows(pairs)
+        return sv.pairs[rows].copy(), sv.states_of(rows).numpy()
+
+    def relation_logits(self, states: np.ndarray) -> np.ndarray:
+        """Predicate logits ``(..., P)`` of P-ODE states ``(..., D)`` (the MLP decoder ``fc_predicate``)."""
+        with torch.inference_mode():
+            x = torch.as_tensor(np.asarray(states, np.float32), device=self.fmap.device)
+            return self.model.relation.decode(x).float().cpu().numpy()
+
+    def state_space(self, pairs=None) -> StateSpace:
+        """Object and predicate ODE states of this image over the grid, as plain arrays (see :class:`StateSpace`)."""
+        D = self.cfg.state_dim
+        if self._obj_states is None:
+            ids, ost, w, b = np.zeros(0, np.int64), np.zeros((len(self.times), 0, D), np.float32), None, None
+        else:
+            ids = self.object_ids_over_grid()
+            ost = self.object_states(ids)
+            w, b = self.object_decoder()
+        rp, rst = self.relation_states(pairs)
+        logits = self.relation_logits(rst) if rst.size else np.zeros((len(self.times), 0, self.cfg.num_predicates),
+                                                                      np.float32)
+        return StateSpace(self.times.copy(), self.t_end, ids, ost, w, b, rp, rst.reshape(len(self.times), -1, D),
+                          logits, list(self.vocab.classes), list(self.vocab.predicates))
 
     # ------------------------------------------------------------------ scene graphs
     def graph_at(self, t_obj: float | None = None, t_rel: float | None = None, top_k: int | None = None,

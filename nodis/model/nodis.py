@@ -68,12 +68,21 @@ def pair_order(n: int, cfg: ModelConfig, device, seed: int | None = None) -> tor
     return torch.randperm(n, generator=g).to(device)
 
 
+#: P-ODE states a pinned :class:`RelationSolve` keeps once fully decoded: the pairs that rank among
+#: the best ``RETAIN_TOP`` relations (triplet score) at some grid time.
+RETAIN_TOP = 100
+
+
 class RelationSolve:
     """One P-ODE solve over a grid of ``G`` times for the pairs ``(R,2)`` of one image.
 
     The ODE states are kept and decoded into predicate probabilities one grid time at a time, on
     first use (:meth:`probs_at`), so the first scene graph costs one decoding instead of ``G``; once
-    every time is decoded the states are dropped. ``probs`` gives all times ``(G, R, P)``."""
+    every time is decoded the states are dropped. ``probs`` gives all times ``(G, R, P)``.
+
+    A solve that is :meth:`pin`-ned (the trajectory pins the one conditioned on the objects at
+    ``t_end``) keeps, once every time is decoded, the states of the pairs that rank among the best
+    :data:`RETAIN_TOP` relations at some grid time (:meth:`states_of`), for the state-space view."""
 
     def __init__(self, pairs: np.ndarray, states: torch.Tensor | None, inv: torch.Tensor | None, nfe: int,
                  seconds: float, decode=None, num_times: int = 0, num_predicates: int = 0) -> None:
@@ -87,6 +96,60 @@ class RelationSolve:
         self.num_predicates = int(num_predicates)
         self._probs: dict[int, torch.Tensor] = {}
         self._lock = threading.Lock()
+        self._weights: np.ndarray | None = None  # (R,) subject score x object score, set by pin()
+        self._kept: dict[int, torch.Tensor] = {}  # pair row -> (G, D) states kept after full decoding
+
+    def pin(self, weights: np.ndarray) -> None:
+        """Keep the states of the best-ranked pairs once every time is decoded. ``weights (R,)``:
+        subject score x object score of each pair (the ranking is ``weights x`` max predicate score)."""
+        with self._lock:
+            self._weights = np.asarray(weights, np.float32).reshape(-1)
+
+    @property
+    def pinned(self) -> bool:
+        return self._weights is not None
+
+    def retained_rows(self) -> np.ndarray:
+        """Rows (in :attr:`pairs` order) whose states a pinned solve keeps: the union over grid times of
+        the best :data:`RETAIN_TOP` by ``weight x`` max predicate score (background excluded)."""
+        if self._weights is None or self.pairs.shape[0] == 0:
+            return np.zeros(0, np.int64)
+        return self._top_rows([self.probs_at(g) for g in range(self.num_times)])
+
+    def _top_rows(self, probs: list[torch.Tensor]) -> np.ndarray:
+        rows: set[int] = set()
+        for p in probs:
+            trip = self._weights * p[:, 1:].max(1).values.numpy()
+            rows.update(np.argsort(-trip, kind="stable")[:RETAIN_TOP].tolist())
+        return np.array(sorted(rows), np.int64)
+
+    def states_of(self, rows) -> torch.Tensor:
+        """P-ODE states ``(G, K, D)`` of the pairs at ``rows`` (indices into :attr:`pairs`).
+
+        Before every time is decoded every row is available; afterwards only the rows a pinned solve
+        keeps (:meth:`retained_rows`). ``KeyError`` names a row whose states are gone."""
+        rows = [int(r) for r in np.asarray(rows).reshape(-1)]
+        with self._lock:
+            if self._states is not None:
+                seq = self._inv[torch.as_tensor(rows, dtype=torch.long, device=self._inv.device)] if rows else None
+                if seq is None:
+                    return torch.zeros((self.num_times, 0, self._states.shape[-1]))
+                return self._states[:, seq].float().cpu()
+            missing = [r for r in rows if r not in self._kept]
+            if missing:
+                raise KeyError(missing[0])
+            if not rows:
+                return torch.zeros((self.num_times, 0, 0))
+            return torch.stack([self._kept[r] for r in rows], 1)
+
+    def _release_states(self) -> None:
+        """Every time is decoded: drop the states, keeping the retained rows of a pinned solve."""
+        if self._weights is not None and self._states is not None and self.pairs.shape[0]:
+            idx = self._top_rows([self._probs[g] for g in range(self.num_times)]).tolist()
+            seq = self._inv[torch.as_tensor(idx, dtype=torch.long, device=self._inv.device)]
+            kept = self._states[:, seq].float().cpu()
+            self._kept = {r: kept[:, k].clone() for k, r in enumerate(idx)}
+        self._states = None
 
     def probs_at(self, gi: int) -> torch.Tensor:
         """Softmax predicate scores ``(R, P)`` (CPU float32) at grid index ``gi``."""
@@ -101,7 +164,7 @@ class RelationSolve:
                         p = torch.softmax(self._decode(self._states[gi]), -1)[self._inv].float().cpu()
                 self._probs[gi] = p
                 if len(self._probs) >= self.num_times:
-                    self._states = None  # everything decoded: free the states
+                    self._release_states()  # everything decoded: free the states
             return p
 
     @property
@@ -261,7 +324,7 @@ class NODIS(nn.Module):
                 det_logits, det_deltas, obj_fmaps = self.object_features(fmap, rois)
             fmap, det_logits, det_deltas, obj_fmaps = fmap.float(), det_logits.float(), det_deltas.float(), obj_fmaps.float()
             x0 = self.context.initial_state(obj_fmaps, det_logits, box_in)
-            obj_probs = None
+            obj_probs = obj_states = None
             nfe_obj = 0
             if mode != "predcls" and n > 0:
                 order = torch.arange(n, device=dev) if mode == "sgcls" else pair_order(n, cfg, dev)
@@ -271,8 +334,10 @@ class NODIS(nn.Module):
                 inv[order] = torch.arange(n, device=dev)
                 # one decoder call for the whole grid: (G, N, D) -> (G, N, C)
                 obj_probs = torch.softmax(self.context.decode(states[:, :, 0]), -1)[:, inv].float().cpu()
+                obj_states = states[:, :, 0][:, inv].float().cpu()  # (G, N, D), kept for the state-space view
             elif mode != "predcls":
                 obj_probs = torch.zeros((grid.numel(), 0, cfg.num_classes))
+                obj_states = torch.zeros((grid.numel(), 0, cfg.state_dim))
             class_boxes = None
             if mode == "sgdet" and n > 0:
                 from .box_ops import bbox_preds, clip_boxes
@@ -284,7 +349,7 @@ class NODIS(nn.Module):
             return Trajectory(
                 model=self, fmap=fmap, rois=rois, times=grid, mode=mode, scale=scale, image_size=(W, H),
                 obj_probs=obj_probs, given_labels=given_labels, class_boxes=class_boxes, nfe_obj=nfe_obj,
-                image=name, setup_seconds=seconds, given_boxes=given_boxes,
+                image=name, setup_seconds=seconds, given_boxes=given_boxes, obj_states=obj_states,
             )
         finally:
             self.train(was_training)

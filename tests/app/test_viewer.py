@@ -408,6 +408,7 @@ def test_real_mouse_on_graph_and_image(qtbot, make_window, noise_image):
 def test_tooltips_and_helpers():
     from nodis_viewer.graph_view import compute_layout, to_scene, to_unit
     from nodis_viewer.image_view import class_tooltip, smallest_box_at
+
     from nodis.export import example_scene_graph
 
     g = example_scene_graph()
@@ -454,11 +455,10 @@ def test_keyboard_shortcuts(qtbot, make_window, make_noise):
 
 
 def test_main_entry_point_opens_images_and_quits(qtbot, small_model, noise_image, monkeypatch):
-    from PySide6.QtCore import QEventLoop, QTimer
-
     import nodis_viewer.worker
     from nodis_viewer import main as entry
     from nodis_viewer.window import MainWindow
+    from PySide6.QtCore import QEventLoop, QTimer
 
     monkeypatch.setattr(nodis_viewer.worker, "load_model", lambda weights=None, device=None: small_model)
     # run main()'s event loop as a nested loop: QApplication.exec() returning would mark the shared
@@ -522,6 +522,7 @@ def test_ground_truth_files_next_to_images(tmp_path):
     import shutil
 
     from nodis_viewer.gt import find_ground_truth
+
     from nodis.data.world import world_vocabulary
     from nodis.export import example_scene_graph
 
