@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from . import assets as _assets
 from .config import ModelConfig, preset
 from .errors import NodisError
 from .graph import ObjectNode, Relation, SceneGraph
@@ -24,13 +25,16 @@ __all__ = ["load_model", "default_weights", "resolve_device", "ModelConfig", "pr
            "SceneGraph", "ObjectNode", "Relation", "Vocabulary", "__version__"]
 
 log = logging.getLogger(__name__)
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "nodis-demo.safetensors"
+#: Folder of the shipped demo model, its model card and metrics (package data; see nodis/assets.py).
+WEIGHTS_DIR = _assets.weights_dir()
+DEFAULT_WEIGHTS = _assets.demo_weights_path()
+#: Pass as ``weights`` to :func:`load_model` (CLI ``--weights random``) for a randomly initialised demo model.
+RANDOM_WEIGHTS = _assets.RANDOM_WEIGHTS
 
 
 def default_weights() -> Path | None:
-    """The shipped demo checkpoint, or None when it is absent."""
-    return DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None
+    """The shipped demo checkpoint, or None when this install lacks it."""
+    return _assets.demo_weights()
 
 
 def resolve_device(device: str | None = None):
@@ -54,26 +58,33 @@ def load_model(weights: str | Path | None = None, device: str | None = None, tru
     """Load a model ready for :meth:`~nodis.model.NODIS.predict`.
 
     ``weights``: one of our ``.safetensors`` checkpoints, an official NODIS ``.tar`` (imported on the
-    fly), or None for the shipped demo model. When no demo model is shipped, a randomly initialised
-    demo-preset model is returned and ``model.weights_name == "random-init"``.
+    fly), None for the shipped demo model (``nodis-demo``), or ``"random"`` for a randomly
+    initialised demo-preset model (``model.weights_name == "random-init"``; its graphs are
+    meaningless). A missing demo model raises :class:`~nodis.errors.CheckpointError`; nodis never
+    falls back to random weights on its own.
     """
     from .checkpoint import import_official, load_checkpoint
+    from .errors import CheckpointError
 
     dev = resolve_device(device)
+    if isinstance(weights, str) and weights == RANDOM_WEIGHTS:
+        import torch
+
+        from .data.world import world_vocabulary
+        from .model import NODIS
+
+        torch.manual_seed(0)
+        vocab = world_vocabulary()
+        model = NODIS(preset("demo", num_classes=vocab.num_classes, num_predicates=vocab.num_predicates), vocab)
+        model.weights_name = "random-init"
+        return model.to(dev).eval()
     if weights is None:
         weights = default_weights()
         if weights is None:
-            import torch
-
-            from .data.world import world_vocabulary
-            from .model import NODIS
-
-            log.warning("no trained weights found in %s; using a randomly initialised demo model", WEIGHTS_DIR)
-            torch.manual_seed(0)
-            vocab = world_vocabulary()
-            model = NODIS(preset("demo", num_classes=vocab.num_classes, num_predicates=vocab.num_predicates), vocab)
-            model.weights_name = "random-init"
-            return model.to(dev).eval()
+            raise CheckpointError(
+                f"the shipped demo model is missing from this install ({DEFAULT_WEIGHTS}); reinstall nodis, "
+                f"pass weights=PATH (CLI: --weights FILE), or ask for a randomly initialised model with "
+                f"weights={RANDOM_WEIGHTS!r} (CLI: --weights {RANDOM_WEIGHTS})")
     p = Path(weights)
     if p.suffix in (".tar", ".pth", ".pt", ".ckpt"):
         return import_official(p, trust_pickle=trust_pickle).to(dev).eval()

@@ -13,13 +13,15 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
+
+if TYPE_CHECKING:  # torch is imported where it is used: image loading and `nodis --help` stay torch-free
+    import torch
 
 MAX_PIXELS = 10_000 * 10_000  # refuse larger images (decompression-bomb guard)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
@@ -127,6 +129,8 @@ def prepare_image(img: Image.Image, size: int, mean, std) -> tuple[torch.Tensor,
     fill = tuple(int(m * 256) for m in mean)
     padded = ImageOps.expand(img, border=(0, 0, max(h - w, 0), max(w - h, 0)), fill=fill)
     canvas = padded.resize((size, size), Image.BILINEAR)
+    import torch
+
     arr = torch.from_numpy(np.asarray(canvas, dtype=np.float32) / 255.0).permute(2, 0, 1)
     m = torch.tensor(mean, dtype=torch.float32)[:, None, None]
     s = torch.tensor(std, dtype=torch.float32)[:, None, None]

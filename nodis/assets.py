@@ -1,0 +1,89 @@
+"""Files shipped with nodis: the demo model, its card and test metrics, the VG150 vocabulary, the samples.
+
+The repository's top-level ``weights/`` and ``resources/`` folders are the source of truth. The
+package reaches them as package data under ``nodis/_assets/`` (two symbolic links in the
+repository, ``_assets/weights -> ../../weights`` and ``_assets/resources -> ../../resources``;
+real files inside a wheel), found with :mod:`importlib.resources`. So an editable install reads
+the checkout's current files, and a wheel, ``pip install .`` or ``pipx install .`` carries copies.
+
+Nothing here imports torch.
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import Any
+
+#: File name of the shipped demo model and the name outputs give it (``"weights": "nodis-demo"``).
+DEMO_NAME = "nodis-demo"
+DEMO_FILE = f"{DEMO_NAME}.safetensors"
+#: Name of the procedural world's vocabulary: a model with this vocabulary knows only that world.
+WORLD_VOCAB_NAME = "world"
+#: Where the original release publishes its checkpoints (its README, section Evaluation: PredCls / SGCls /
+#: SGGen links; convert them with ``nodis convert``).
+OFFICIAL_WEIGHTS_URL = "https://github.com/yrcong/NODIS#evaluation"
+#: ``--weights random`` / ``load_model("random")``: the explicit request for a randomly initialised model.
+RANDOM_WEIGHTS = "random"
+
+_extracted = contextlib.ExitStack()
+atexit.register(_extracted.close)
+
+
+def asset(*parts: str) -> Path:
+    """Path of a shipped file, e.g. ``asset("weights", "metrics.json")`` (it may not exist).
+
+    ``parts`` start with ``"weights"`` or ``"resources"``. Installs from a zip archive get a
+    temporary copy that lives until the interpreter exits."""
+    ref = files("nodis").joinpath("_assets", *parts)
+    if isinstance(ref, Path):
+        return ref
+    if not ref.is_file():  # pragma: no cover - zip installs only
+        return Path("/nonexistent/nodis/_assets").joinpath(*parts)
+    return _extracted.enter_context(as_file(ref))  # pragma: no cover - zip installs only
+
+
+def weights_dir() -> Path:
+    """The folder holding the shipped demo model, its model card and metrics."""
+    return asset("weights")
+
+
+def demo_weights_path() -> Path:
+    """Where the shipped demo model is (or would be) installed."""
+    return asset("weights", DEMO_FILE)
+
+
+def demo_weights() -> Path | None:
+    """The shipped demo checkpoint, or None when this install lacks it."""
+    p = demo_weights_path()
+    return p if p.is_file() else None
+
+
+def samples_dir() -> Path:
+    """The bundled sample images of the procedural world (with ``scene_graphs.json`` ground truth)."""
+    return asset("resources", "samples")
+
+
+def vocab_file(name: str = "vg150") -> Path:
+    """A shipped vocabulary JSON, e.g. ``resources/vocab_vg150.json``."""
+    return asset("resources", f"vocab_{name}.json")
+
+
+def model_card(weights: str | Path | None = None) -> Path | None:
+    """``MODEL_CARD.md`` beside ``weights`` (default: the shipped demo model), or None."""
+    p = (Path(weights).with_name("MODEL_CARD.md") if weights else asset("weights", "MODEL_CARD.md"))
+    return p if p.is_file() else None
+
+
+def checkpoint_metrics(weights: str | Path | None = None) -> dict[str, Any] | None:
+    """The test metrics written beside a checkpoint (``metrics.json``: ``{mode: {"R@50": ...}}``, as
+    ``nodis eval --json`` and ``nodis train`` write them), or None when there is none or it is unreadable.
+    Default: the shipped demo model's ``weights/metrics.json``."""
+    p = Path(weights).with_name("metrics.json") if weights else asset("weights", "metrics.json")
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
