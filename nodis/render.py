@@ -787,8 +787,17 @@ def _figure_bytes(fig, fmt: str) -> bytes:
     if fmt == "png":  # no rcParams involved: safe to call from several threads at once
         fig.canvas.print_figure(buf, format=fmt, dpi=fig.dpi, facecolor="white", metadata=meta)
     else:
-        with matplotlib.rc_context(rc):
-            fig.canvas.print_figure(buf, format=fmt, dpi=fig.dpi, facecolor="white", metadata=meta)
+        # vector backends draw in points (72 per inch). Arrows are clipped to the node boxes as last
+        # drawn, and the nodes are drawn after the arrows: lay the boxes out at 72 dpi first, or the
+        # arrows end inside the boxes (pixel positions read as points) and their heads are hidden
+        dpi = fig.dpi
+        fig.set_dpi(72)
+        try:
+            fig.canvas.draw()
+            with matplotlib.rc_context(rc):
+                fig.canvas.print_figure(buf, format=fmt, dpi=72, facecolor="white", metadata=meta)
+        finally:
+            fig.set_dpi(dpi)
     return buf.getvalue()
 
 

@@ -173,6 +173,44 @@ def test_draw_graph_png_svg_pdf(graph):
         render.draw_graph(graph, fmt="bmp")
 
 
+def svg_arrows_and_boxes(svg: bytes):
+    """(arrow tips, node boxes) of a graph drawing: each arrow's end point (where its filled head
+    points) and each node label box (x1, y1, x2, y2), in SVG user units."""
+    import re
+
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+
+    def points(d: str) -> np.ndarray:
+        return np.array([float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", d)]).reshape(-1, 2)
+
+    tips, boxes = [], []
+    for g in root.iter(ns + "g"):
+        gid = g.get("id", "")
+        paths = g.findall(ns + "path")
+        if gid.startswith("patch_") and len(paths) == 2 and "fill: none" in paths[0].get("style", ""):
+            tips.append(points(paths[0].get("d"))[-1])  # the shaft ends at the tip of its head
+        if gid.startswith("text_"):
+            for p in g.iter(ns + "path"):
+                if "stroke:" in p.get("style", ""):  # node boxes are outlined, predicate pills are not
+                    pts = points(p.get("d"))
+                    boxes.append((*pts.min(0), *pts.max(0)))
+    return tips, boxes
+
+
+def test_graph_drawing_arrowheads_end_at_the_node_boxes(graph):
+    """Every arrow stops just outside its target's box, so its head shows (SVG too: the boxes are laid
+    out at the vector backend's 72 dpi before the arrows are clipped to them)."""
+    svg = render.draw_graph(graph, fmt="svg", size=(800, 600))
+    tips, boxes = svg_arrows_and_boxes(svg)
+    assert len(tips) == len(graph.relations) and len(boxes) == len(graph.objects)
+    for tip in tips:
+        inside = [b for b in boxes if b[0] + 0.5 < tip[0] < b[2] - 0.5 and b[1] + 0.5 < tip[1] < b[3] - 0.5]
+        assert not inside, f"arrow tip {tip} hidden under a node box"
+        gap = min(max(b[0] - tip[0], tip[0] - b[2], b[1] - tip[1], tip[1] - b[3]) for b in boxes)
+        assert gap < 8, f"arrow tip {tip} does not reach a node ({gap:.1f} away)"
+
+
 def test_draw_graph_top_k_gt_and_empty(graph):
     gt = _gt_for(graph)
     svg = render.draw_graph(graph, fmt="svg", top_k=2, gt=gt, show_scores=True, title="t = 1.50")
