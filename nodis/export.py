@@ -40,6 +40,7 @@ __all__ = [
     "node_link_dict", "read_node_link", "triplets_csv", "load_image_for", "example_scene_graph", "strip_graphs",
     "PAPER_TIMES", "output_names", "unique_names", "name_key", "RUN_FILE_NAMES", "clean_stale_temp",
     "new_file_mode", "temp_file", "fsync_folder", "save_formats", "remove_outputs",
+    "write_history", "write_history_csv", "histories_csv", "read_histories", "HISTORY_CSV_COLUMNS",
 ]
 
 # ------------------------------------------------------------------------------------ atomic writes
@@ -698,6 +699,84 @@ def write_csv(graph: SceneGraph, path: str | Path, **_: Any) -> Path:
     return atomic_write_text(path, triplets_csv(graph))
 
 
+# ------------------------------------------------------------------------------ histories over t
+#: Leading columns of :func:`histories_csv`; then ``class:NAME`` per class and ``predicate:NAME`` per predicate.
+HISTORY_CSV_COLUMNS = ("kind", "index", "subject", "object", "t", "present", "label", "name", "score", "rank",
+                       "subject_label", "subject_name", "object_label", "object_name", "x1", "y1", "x2", "y2")
+_SCALAR_LIST = re.compile(r"\[\n[\s\d.eE+\-,a-z]*?\n\s*\]")  # numbers, true/false/null (never strings)
+
+
+def _histories_of(histories: Any, trajectory: Any, top_k: int | None, fmt: str):
+    if histories is not None:
+        return histories
+    if trajectory is None:
+        raise ExportError(f"the {fmt} format needs the model's trajectory over t (pass histories=traj.histories() "
+                          "or trajectory=traj); a saved scene graph has one time only")
+    return trajectory.histories(top_k=top_k)
+
+
+def write_history(graph: SceneGraph, path: str | Path, *, histories: Any = None, trajectory: Any = None,
+                  top_k: int | None = None, **_: Any) -> Path:
+    """Every object's and relation's probabilities over the ODE grid (``nodis.history/1`` JSON)."""
+    h = _histories_of(histories, trajectory, top_k, "history")
+    text = _SCALAR_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(0)[1:-1].split(",")) + "]",
+                            _dumps(h.to_dict(), indent=2))
+    return atomic_write_text(path, text + "\n")
+
+
+def read_histories(path: str | Path):
+    """Read a ``nodis.history/1`` file (``IMG.history.json``) as a :class:`nodis.trajectory.Histories`."""
+    from .trajectory import Histories
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {_reason(e)}") from e
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path} is not valid JSON: {e}") from e
+    return Histories.from_dict(data)
+
+
+def histories_csv(h: Any) -> str:
+    """One row per object and grid time, then one per relation (ordered pair) and grid time: the
+    columns :data:`HISTORY_CSV_COLUMNS`, then the full class distribution (``class:NAME``, object
+    rows) and predicate distribution (``predicate:NAME``, relation rows). Empty cells: not
+    applicable, or the relation is not available at that time. Names go through :func:`csv_text`."""
+    def num(v: float) -> str:
+        return "" if v != v else f"{v:.6g}"
+
+    cn, pn = list(h.class_names), list(h.predicate_names)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(list(HISTORY_CSV_COLUMNS) + [csv_text(f"class:{n}") for n in cn] + [csv_text(f"predicate:{n}") for n in pn])
+    no_cls, no_pred = [""] * len(cn), [""] * len(pn)
+    for k, i in enumerate(h.object_ids.tolist()):
+        for g, t in enumerate(h.times.tolist()):
+            lab = int(h.object_labels[g, k])
+            w.writerow(["object", i, "", "", f"{t:g}", int(bool(h.object_present[g, k])), lab, csv_text(cn[lab]),
+                        num(float(h.object_scores[g, k])), "", "", "", "", ""]
+                       + [num(float(v)) for v in h.object_boxes[g, k]]
+                       + [num(float(v)) for v in h.object_probs[g, k]] + no_pred)
+    col = {int(i): k for k, i in enumerate(h.object_ids.tolist())}
+    for r, (s_, o_) in enumerate(h.pairs.tolist()):
+        ks, ko = col[s_], col[o_]
+        for g, t in enumerate(h.times.tolist()):
+            ok = bool(h.relation_available[g, r])
+            p = int(h.relation_predicates[g, r])
+            sl, ol = int(h.object_labels[g, ks]), int(h.object_labels[g, ko])
+            w.writerow(["relation", "", s_, o_, f"{t:g}", int(ok), p if ok else "", csv_text(pn[p]) if ok else "",
+                        num(float(h.relation_scores[g, r])), int(h.relation_ranks[g, r]) if ok else "",
+                        sl, csv_text(cn[sl]), ol, csv_text(cn[ol]), "", "", "", ""] + no_cls
+                       + ([num(float(v)) for v in h.relation_probs[g, r]] if ok else no_pred))
+    return buf.getvalue()
+
+
+def write_history_csv(graph: SceneGraph, path: str | Path, *, histories: Any = None, trajectory: Any = None,
+                      top_k: int | None = None, **_: Any) -> Path:
+    """Every object's and relation's probabilities over the ODE grid as CSV, one row per item and time."""
+    return atomic_write_text(path, histories_csv(_histories_of(histories, trajectory, top_k, "history-csv")))
+
+
 # ------------------------------------------------------------------------------------------ images
 def load_image_for(graph: SceneGraph, image: Any = None):
     """The picture to draw ``graph`` on: ``image`` (PIL image, array or path), else ``graph.image``.
@@ -833,6 +912,8 @@ FORMATS: dict[str, FormatSpec] = {
     "svg": FormatSpec(".svg", write_graph_svg),
     "pdf": FormatSpec(".pdf", write_graph_pdf),
     "strip": FormatSpec(".strip.png", write_strip),
+    "history": FormatSpec(".history.json", write_history),
+    "history-csv": FormatSpec(".history.csv", write_history_csv),
 }
 
 #: Formats that collect many images in one output (see :func:`save_batch`).

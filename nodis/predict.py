@@ -793,8 +793,11 @@ def _process(model, it: _Item, pil, bx, fp: str, out_dir: Path, mode: str, fmts:
     json_path = export.output_path(stem, "json")
     others = [f for f in fmts if f != "json" and f not in RUN_FORMATS]
     options: dict[str, dict[str, Any]] = {}
+    hist = traj.histories(top_k=top_k) if {"history", "history-csv"} & set(others) else None
     for f in others:
         kw: dict[str, Any] = {}
+        if f in ("history", "history-csv"):
+            kw["histories"] = hist
         if f in ("png", "strip"):
             kw["image"] = pil
         if f in ("png", "graph-png", "svg", "pdf") and top_k is not None:

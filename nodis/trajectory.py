@@ -47,6 +47,10 @@ class ObjectSet:
         return (tuple(self.ids.tolist()), tuple(self.labels.tolist()))
 
 
+#: Schema of :meth:`Histories.to_dict` (``nodis predict --format history``).
+HISTORY_SCHEMA = "nodis.history/1"
+
+
 def _top_classes(probs: np.ndarray, first: list[int], k: int) -> np.ndarray:
     """``first`` (kept in order) then the other non-background classes by their peak over the grid
     (``probs (G, C)``, NaN rows ignored), ``k`` in all (at least the ``first`` ones)."""
@@ -185,6 +189,76 @@ class Histories:
         return ObjectHistory(int(index), self.times, self.t_end, self.object_probs[:, k], self.object_labels[:, k],
                              self.object_scores[:, k], self.object_present[:, k], self.object_boxes[:, k],
                              self.class_names)
+
+    def to_dict(self) -> dict:
+        """The ``nodis.history/1`` document (docs/formats.md): per item, arrays over ``times``;
+        unavailable relation times are ``null``."""
+        def f6(a) -> list:
+            return [None if v != v else float(f"{v:.6g}") for v in np.asarray(a, np.float64).reshape(-1).tolist()]
+
+        def rows(a) -> list:
+            return [f6(r) if not np.isnan(r).all() else None for r in np.asarray(a)]
+
+        objects = []
+        for k, i in enumerate(self.object_ids.tolist()):
+            h = self.object(i)
+            objects.append({"index": int(i), "label_start": h.label_start, "label_end": h.label_end,
+                            "name_start": self.class_names[h.label_start], "name_end": self.class_names[h.label_end],
+                            "present": self.object_present[:, k].astype(bool).tolist(),
+                            "labels": self.object_labels[:, k].tolist(), "scores": f6(self.object_scores[:, k]),
+                            "boxes": [f6(b) for b in self.object_boxes[:, k]], "probs": rows(self.object_probs[:, k])})
+        relations = []
+        for r, (s_, o_) in enumerate(self.pairs.tolist()):
+            h = self.relation(s_, o_)
+            d = {"subject": int(s_), "object": int(o_), "predicate_end": h.predicate_end,
+                 "name_end": self.predicate_names[h.predicate_end] if h.predicate_end else None,
+                 "available": self.relation_available[:, r].astype(bool).tolist(),
+                 "predicates": self.relation_predicates[:, r].tolist(), "ranks": self.relation_ranks[:, r].tolist(),
+                 "scores": f6(self.relation_scores[:, r]), "probs": rows(self.relation_probs[:, r])}
+            if self.condition_labels is not None:
+                d["condition_labels"] = self.condition_labels[r].tolist()
+            relations.append(d)
+        return {"schema": HISTORY_SCHEMA, "image": self.image, "image_size": list(self.image_size), "mode": self.mode,
+                "t_end": self.t_end, "t_obj": self.t_obj, "times": [float(t) for t in self.times],
+                "objects": objects, "relations": relations, "class_names": list(self.class_names),
+                "predicate_names": list(self.predicate_names)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Histories":
+        """Read a ``nodis.history/1`` document back (``InputError`` when it is not one)."""
+        if not isinstance(d, dict) or d.get("schema") != HISTORY_SCHEMA:
+            got = d.get("schema") if isinstance(d, dict) else type(d).__name__
+            raise InputError(f"not a nodis history (schema {got!r}, expected {HISTORY_SCHEMA!r})")
+        try:
+            times = np.asarray(d["times"], np.float64)
+            G, C, P = len(times), len(d["class_names"]), len(d["predicate_names"])
+            objs, rels = d["objects"], d["relations"]
+
+            def arr(rows_, width):
+                return np.array([[np.nan] * width if r is None else r for r in rows_], np.float32).reshape(G, width)
+
+            def col(items, key, dtype, shape=()):
+                if not items:
+                    return np.zeros((G, 0) + shape, dtype)
+                vals = [[np.nan if v is None else v for v in it[key]] if not shape else it[key] for it in items]
+                return np.array(vals, dtype).reshape((len(items), G) + shape).swapaxes(0, 1)
+
+            def stack(items, width):
+                return np.stack([arr(it["probs"], width) for it in items], 1) if items else np.zeros((G, 0, width), np.float32)
+
+            cond = (np.array([r["condition_labels"] for r in rels], np.int64).reshape(-1, 2)
+                    if d.get("t_obj") is not None else None)
+            return cls(d.get("image"), (int(d["image_size"][0]), int(d["image_size"][1])), str(d["mode"]), times,
+                       float(d["t_end"]), None if d.get("t_obj") is None else float(d["t_obj"]),
+                       list(d["class_names"]), list(d["predicate_names"]),
+                       np.array([o["index"] for o in objs], np.int64), stack(objs, C),
+                       col(objs, "labels", np.int64), col(objs, "scores", np.float32), col(objs, "present", bool),
+                       col(objs, "boxes", np.float64, (4,)),
+                       np.array([[r["subject"], r["object"]] for r in rels], np.int64).reshape(-1, 2), stack(rels, P),
+                       col(rels, "predicates", np.int64), col(rels, "scores", np.float32), col(rels, "ranks", np.int64),
+                       col(rels, "available", bool), cond)
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise InputError(f"malformed nodis history: {e!r}") from None
 
     def relation(self, subject: int, object: int) -> RelationHistory:
         hit = np.nonzero((self.pairs[:, 0] == int(subject)) & (self.pairs[:, 1] == int(object)))[0]
