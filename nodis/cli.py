@@ -117,6 +117,7 @@ examples:
   nodis predict photos/ --out out                         # sgdet, one JSON per image
   nodis predict a.jpg b.png --out out --format json,png,svg,graphml
   nodis predict photos/ --out out --times 0:2.5:0.05 --format json,strip
+  nodis predict photos/ --out out --times 0:2.5:0.05 --format history-csv   # every item's probabilities over t
   nodis predict list.txt --out out --mode predcls --boxes boxes.json --top-k 50
   nodis predict photos/ --out out --resume                # continue an interrupted run
   nodis predict photos/ --out out --shard 0/4             # 1st of 4 processes (torchrun: automatic)
