@@ -1,4 +1,4 @@
-"""Class and predicate vocabularies. Index 0 is always ``__background__``."""
+"""Class and predicate vocabularies (VG150, the procedural world). Index 0 is always ``__background__``."""
 from __future__ import annotations
 
 import json
@@ -94,3 +94,25 @@ def vg150() -> Vocabulary:
     if not path.is_file():
         raise InputError(f"the VG150 vocabulary is missing from this install ({path}); reinstall nodis")
     return Vocabulary.load(path)
+
+
+#: The procedural world's object classes (``docs/world.md``; the package :mod:`nodis.data.world`
+#: draws them), alphabetical. Kept here, beside :func:`vg150`, so that reading a dataset can name
+#: the built-in vocabularies without importing the world.
+WORLD_CLASSES: tuple[str, ...] = tuple(sorted((
+    "bag", "ball", "beach", "bench", "bike", "bird", "boat", "bowl", "building", "bus", "car", "cat",
+    "chair", "child", "cloud", "cup", "dog", "flower", "grass", "hat", "helmet", "horse", "kite",
+    "lamp", "man", "pizza", "plate", "shirt", "street", "sun", "table", "tree", "umbrella", "water",
+    "wheel", "window", "woman",
+)))
+#: The procedural world's predicates, alphabetical.
+WORLD_PREDICATES: tuple[str, ...] = tuple(sorted((
+    "above", "behind", "carrying", "eating", "growing on", "has", "holding", "in", "in front of",
+    "lying on", "near", "of", "on", "parked on", "playing with", "riding", "sitting on",
+    "standing on", "under", "walking on", "wearing",
+)))
+
+
+def world_vocabulary() -> Vocabulary:
+    """The world's vocabulary: classes and predicates in alphabetical order after ``__background__``."""
+    return Vocabulary("world", (BACKGROUND, *WORLD_CLASSES), (BACKGROUND, *WORLD_PREDICATES))

@@ -9,7 +9,8 @@ A dataset folder holds::
     image_data.json      per image: image_id, url, width, height, coco_id, flickr_id
     VG_100K/{image_id}.jpg
 
-:func:`write_vg` writes that layout (used by the procedural world and by tests);
+:func:`write_vg` writes that layout (used by the procedural world and by tests; this module does
+not import the world, whose vocabulary lives in :mod:`nodis.vocab`);
 :class:`VGDataset` reads it following neural-motifs' ``load_graphs`` (see the facts sheet §8).
 Boxes handed to and returned from this module are ``x1y1x2y2`` floats in original image pixels;
 the file stores them as integer ``[xc, yc, w, h]`` at long side 1024 and 512.
@@ -29,7 +30,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..evaluation import iou_legacy
-from ..vocab import BACKGROUND, Vocabulary
+from ..vocab import BACKGROUND, Vocabulary, vg150, world_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -269,9 +270,6 @@ def read_vocab(root: str | Path) -> Vocabulary:
 
 def _known_vocab_name(classes: tuple[str, ...], predicates: tuple[str, ...]) -> str | None:
     """``"world"`` or ``"vg150"`` when the lists equal one of the built-in vocabularies."""
-    from ..vocab import vg150
-    from .world import world_vocabulary
-
     for known in (world_vocabulary, vg150):
         try:
             v = known()

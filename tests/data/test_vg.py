@@ -173,3 +173,29 @@ def test_errors(tmp_path: Path, vg_root: Path) -> None:
         write_vg(tmp_path / "bad", [_rec(1, 10, 10, [[0, 0, 5, 5]], [1], [[0, 0, 9]])], VOCAB, [0])
     with pytest.raises(DatasetError, match="split codes"):
         write_vg(tmp_path / "bad", [_rec(1, 10, 10, [], [], [])], VOCAB, [])
+
+
+def test_vg_does_not_import_the_world(tmp_path: Path) -> None:
+    """No vg <-> world import cycle: reading and writing the layout, naming the world's vocabulary
+    included, leaves the world package unimported (checked in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    probe = f"""
+import json, sys
+import numpy as np
+from nodis.data.vg import ImageRecord, read_vocab, write_vg
+from nodis.vocab import world_vocabulary
+rec = ImageRecord(1, 10, 10, np.array([[0, 0, 5, 5], [2, 2, 8, 8]], float), np.array([1, 2]), np.array([[0, 1, 1]]))
+write_vg({str(tmp_path / "w")!r}, [rec], world_vocabulary(), [0])
+name = read_vocab({str(tmp_path / "w")!r}).name
+before = sorted(m for m in sys.modules if m.startswith("nodis.data.world"))
+import nodis.data.world
+after = sorted(m for m in sys.modules if m.startswith("nodis.data.world"))
+print(json.dumps([name, before, after]))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    name, before, after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert name == "world"  # read_vocab still recognises the world's lists
+    assert before == []
+    assert "nodis.data.world" in after and "nodis.data.world.dataset" in after  # the probe can see an import
