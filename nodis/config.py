@@ -46,6 +46,10 @@ class ModelConfig:
     det_nms: float = 0.3  # per-class NMS inside the object context (sgdet)
     det_thresh: float = 0.01
     max_objects: int = 64  # sgdet: kept boxes per image
+    # "release": the release's +1-pixel IoU/NMS in its kernels' float32 order, RPN boxes filtered by
+    # center_size widths (x2 - x1 + 1 < 4), fully suppressed sgdet boxes labelled class 1;
+    # "torchvision": torchvision.ops IoU/NMS (no +1), x2 - x1 < 4, suppressed boxes keep their arg-max
+    box_rules: str = "release"
     # context / relation features
     embed_dim: int = 200
     pos_dim: int = 128
@@ -108,6 +112,8 @@ class ModelConfig:
             raise ConfigError("image_size must be a multiple of feat_stride")
         if self.pair_order not in ("random", "index"):
             raise ConfigError("pair_order must be 'random' or 'index'")
+        if self.box_rules not in ("release", "torchvision"):
+            raise ConfigError(f"unknown box_rules {self.box_rules!r}; choose 'release' or 'torchvision'")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

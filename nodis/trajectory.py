@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torchvision.ops import batched_nms, nms
 
 from .errors import InputError
 from .graph import ObjectNode, Relation, SceneGraph
@@ -41,6 +40,7 @@ class ObjectSet:
     scores: np.ndarray  # (K,)
     probs: np.ndarray | None  # (K, C) or None (predcls)
     boxes: np.ndarray  # (K, 4) original-image pixels
+    model_boxes: np.ndarray | None = None  # (K, 4) sgdet: the same boxes in model-input pixels, unclipped
 
     @property
     def key(self) -> tuple:
@@ -381,6 +381,8 @@ class Trajectory:
 
     def _sgdet_objects(self, probs: torch.Tensor) -> ObjectSet:
         """``filter_det`` + the label NMS of the release (facts sheet §3.1, sgdet), at one time."""
+        from .model.box_ops import label_nms_mask, nms_by_class  # (nodis.model imports this module)
+
         cfg = self.cfg
         n, C = probs.shape
         if n == 0:
@@ -392,14 +394,10 @@ class Trajectory:
             return self._empty_objects(C)
         roi, cls = cand[:, 0], cand[:, 1] + 1
         sc = probs[roi, cls]
-        keep = batched_nms(cboxes[roi, cls], sc, cls, cfg.det_nms)
-        # at most 300 per class after NMS (post_nms of filter_det)
-        kept_cls = cls[keep]
-        order_in_class = torch.zeros_like(keep)
-        for c in kept_cls.unique():
-            m = (kept_cls == c).nonzero(as_tuple=True)[0]
-            order_in_class[m] = torch.arange(m.numel())
-        keep = keep[order_in_class < 300]
+        # per-class NMS, at most 300 per class (filter_det: nms_thresh 0.3, post_nms_topn 300); with the
+        # release's rules the +1-pixel kernel. Rois under det_thresh in a class never change its kept set
+        # above det_thresh (they come last), so they are left out.
+        keep = nms_by_class(cboxes[roi, cls], sc, cls, cfg.det_nms, cfg.box_rules, post_nms=300)
         # nms_filter_duplicates: each roi keeps its best surviving class
         roi_k, sc_k = roi[keep], sc[keep]
         best = torch.full((n,), -1.0)
@@ -410,20 +408,15 @@ class Trajectory:
             return self._empty_objects(C)
         # labels: second per-class NMS at 0.5 over the kept boxes, arg-max of surviving classes
         kp = probs[ids]  # (K, C)
-        mask = torch.zeros_like(kp)
-        for c in range(1, C):
-            s = kp[:, c]
-            live = (s > 0).nonzero(as_tuple=True)[0]
-            if live.numel():
-                k2 = nms(cboxes[ids[live], c], s[live], 0.5)
-                mask[live[k2], c] = 1.0
-        masked = (mask * kp)[:, 1:]
-        labels = masked.argmax(1) + 1
-        none = masked.max(1).values <= 0  # suppressed everywhere: fall back to the plain arg-max
-        labels[none] = kp[none, 1:].argmax(1) + 1
+        masked = (label_nms_mask(cboxes[ids], kp, 0.5, cfg.box_rules) * kp)[:, 1:]
+        labels = masked.argmax(1) + 1  # release: a box suppressed in every class gets class 1
+        if cfg.box_rules != "release":
+            none = masked.max(1).values <= 0  # suppressed everywhere: fall back to the plain arg-max
+            labels[none] = kp[none, 1:].argmax(1) + 1
         scores = kp.gather(1, labels[:, None])[:, 0]
-        boxes = self._to_image(cboxes[ids, labels])
-        return ObjectSet(ids.numpy(), labels.numpy(), scores.numpy(), kp.numpy(), boxes.numpy())
+        model_boxes = cboxes[ids, labels]
+        boxes = self._to_image(model_boxes)
+        return ObjectSet(ids.numpy(), labels.numpy(), scores.numpy(), kp.numpy(), boxes.numpy(), model_boxes.numpy())
 
     def _to_image(self, boxes: torch.Tensor) -> torch.Tensor:
         """Model-input pixels -> original-image pixels, inside ``[0, W] x [0, H]`` with x1 <= x2, y1 <= y2

@@ -1,10 +1,13 @@
 """Box helpers with the original release's "+1 pixel" conventions.
 
 All boxes are ``(x1, y1, x2, y2)`` float tensors of shape ``(N, 4)``. Width is ``x2 - x1 + 1`` as in
-neural-motifs (``center_size``); NMS and IoU for the model itself use :mod:`torchvision.ops`.
+neural-motifs (``center_size``). The model's overlap test and NMS follow the release by default
+(``ModelConfig.box_rules = "release"``: :func:`iou_plus_one`, :func:`nms_plus_one`, computed in the
+released kernels' float32 order); ``"torchvision"`` uses :mod:`torchvision.ops` without the +1.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -68,3 +71,163 @@ def generate_anchors(feat_size: int, stride: int, base_size: int, ratios, scales
     sy, sx = torch.meshgrid(shifts, shifts, indexing="ij")
     shift = torch.stack((sx, sy, sx, sy), -1)  # (F,F,4)
     return shift[:, :, None, :] + base_t[None, None]
+
+
+# ------------------------------------------------------------------------------------------------
+# The release's "+1 pixel" overlap and NMS, in its own float32 arithmetic (facts sheet §2, §3)
+
+BOX_RULES = ("release", "torchvision")
+
+
+def fma32(a: torch.Tensor, b: torch.Tensor, c) -> torch.Tensor:
+    """``a * b + c`` of float32 values with ONE rounding to float32, as CUDA's ``FFMA``.
+
+    The release's kernels are compiled with nvcc's default ``--fmad=true``, which fuses ``a * b + c``
+    (checked in the SASS of the shipped ``roi_align.cu.o`` / ``nms.cu.o``). The product of two
+    float32 numbers is exact in float64; the float64 sum is made round-to-odd (TwoSum error, then a
+    one-ulp nudge), and round-to-odd at 53 bits followed by rounding to 24 bits is the correctly
+    rounded result (Boldo & Melquiond). Returns float32 of the broadcast shape.
+    """
+    a64, b64 = a.to(torch.float64), b.to(torch.float64)
+    c64 = c.to(torch.float64) if torch.is_tensor(c) else torch.tensor(float(c), dtype=torch.float64)
+    p = a64 * b64
+    s = p + c64
+    bp = s - c64
+    err = (p - bp) + (c64 - (s - bp))  # exact: p + c = s + err
+    even = (s.view(torch.int64) & 1) == 0
+    toward = torch.where(err > 0, torch.full_like(s, float("inf")), torch.full_like(s, float("-inf")))
+    s = torch.where((err != 0) & even, torch.nextafter(s, toward), s)
+    return s.to(torch.float32)
+
+
+def iou_plus_one(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``lib/fpn/box_utils.bbox_overlaps`` of the release: pairwise IoU ``(N, K)`` with widths
+    ``x2 - x1 + 1``, in float32, operation by operation as the released torch code."""
+    a, b = a.float(), b.float()
+    max_xy = torch.minimum(a[:, None, 2:], b[None, :, 2:])
+    min_xy = torch.maximum(a[:, None, :2], b[None, :, :2])
+    inter = torch.clamp(max_xy - min_xy + 1.0, min=0)
+    inter = inter[..., 0] * inter[..., 1]
+    area_a = ((a[:, 2] - a[:, 0] + 1.0) * (a[:, 3] - a[:, 1] + 1.0))[:, None]
+    area_b = ((b[:, 2] - b[:, 0] + 1.0) * (b[:, 3] - b[:, 1] + 1.0))[None, :]
+    return inter / (area_a + area_b - inter)
+
+
+def _suppression(rows: torch.Tensor, cols: torch.Tensor, thresh: float) -> torch.Tensor:
+    """``(..., n, m)`` bool: the release's NMS kernel (``nms_kernel.cu``) decides that box
+    ``rows[..., i, :]`` suppresses ``cols[..., j, :]``: IoU > ``thresh`` with +1 widths, the column's
+    area fused into the union (``FFMA``), ``interS / (Sa + Sb - interS)`` rounded in float32.
+
+    The fused and the plain float32 union differ by at most one rounding, so only IoUs within
+    ``1e-5`` of ``thresh`` are recomputed with :func:`fma32` (the decision elsewhere is the same)."""
+    rows, cols = rows.float(), cols.float()
+    a, b = rows[..., :, None, :], cols[..., None, :, :]
+    width = torch.clamp(torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0]) + 1.0, min=0)
+    height = torch.clamp(torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1]) + 1.0, min=0)
+    inter = width * height
+    area_a = ((rows[..., 2] - rows[..., 0] + 1.0) * (rows[..., 3] - rows[..., 1] + 1.0))[..., :, None]
+    wb = (cols[..., 2] - cols[..., 0] + 1.0)[..., None, :]
+    hb = (cols[..., 3] - cols[..., 1] + 1.0)[..., None, :]
+    th = torch.tensor(thresh, dtype=torch.float32)
+    iou = inter / (area_a + wb * hb - inter)
+    near = (iou - th).abs() <= 1e-5
+    if bool(near.any()):
+        shape = inter.shape
+        A, W, H = area_a.expand(shape)[near], wb.expand(shape)[near], hb.expand(shape)[near]
+        iou[near] = inter[near] / (fma32(W, H, A) - inter[near])
+    return iou > th
+
+
+def sort_scores(scores: torch.Tensor) -> torch.Tensor:
+    """Indices that sort ``scores`` descending; ties keep index order (the release's CUDA sort leaves
+    their order undefined)."""
+    return torch.sort(scores, descending=True, stable=True).indices
+
+
+def nms_plus_one(boxes: torch.Tensor, scores: torch.Tensor, thresh: float, pre_nms: int | None = None,
+                 post_nms: int | None = None) -> torch.Tensor:
+    """The release's ``apply_nms`` for one image: sort by score (descending), keep the best
+    ``pre_nms``, greedy NMS with the kernel's decision (:func:`_suppression`: +1 IoU, strict ``>``),
+    at most ``post_nms`` kept.
+
+    ``boxes (N, 4)``, ``scores (N,)`` -> kept indices into ``boxes``, best first (int64).
+    """
+    n = int(scores.numel())
+    if n == 0:
+        return torch.zeros(0, dtype=torch.long, device=boxes.device)
+    order = sort_scores(scores)
+    if pre_nms is not None:
+        order = order[:pre_nms]
+    post = len(order) if post_nms is None else min(int(post_nms), len(order))
+    b = boxes[order].detach().to("cpu", torch.float32).numpy()
+    x1, y1, x2, y2 = (np.ascontiguousarray(b[:, k]) for k in range(4))
+    w, h = (x2 - x1) + np.float32(1), (y2 - y1) + np.float32(1)
+    area = w * h
+    th = np.float32(thresh)
+    one, zero = np.float32(1), np.float32(0)
+    cand = np.arange(len(b))
+    keep: list[int] = []
+    while cand.size and len(keep) < post:  # box i suppresses only the boxes after it, as the kernel
+        i, rest = cand[0], cand[1:]
+        keep.append(int(i))
+        if not rest.size:
+            break
+        iw = np.maximum((np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest])) + one, zero)
+        ih = np.maximum((np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest])) + one, zero)
+        inter = iw * ih
+        iou = inter / ((area[i] + area[rest]) - inter)
+        near = np.abs(iou - th) <= 1e-5  # only there can the fused union change the decision
+        if near.any():
+            r = rest[near]
+            union = fma32(torch.from_numpy(w[r]), torch.from_numpy(h[r]), torch.from_numpy(area[[i]])).numpy()
+            iou[near] = inter[near] / (union - inter[near])
+        cand = rest[~(iou > th)]
+    return order[torch.as_tensor(keep, dtype=torch.long, device=order.device)]
+
+
+def nms_by_class(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor, thresh: float,
+                 rules: str = "release", post_nms: int | None = None) -> torch.Tensor:
+    """Per-class NMS; each class keeps at most ``post_nms`` boxes. Returns kept indices, grouped by
+    class (ascending), best first within a class. ``rules``: ``release`` (:func:`nms_plus_one`) or
+    ``torchvision`` (:func:`torchvision.ops.nms`, no +1)."""
+    from torchvision.ops import nms
+
+    out = []
+    for c in torch.unique(classes).tolist():
+        idx = (classes == c).nonzero(as_tuple=True)[0]
+        if rules == "release":
+            k = nms_plus_one(boxes[idx], scores[idx], thresh, post_nms=post_nms)
+        else:
+            k = nms(boxes[idx].float(), scores[idx].float(), thresh)[:post_nms]
+        out.append(idx[k])
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=boxes.device)
+
+
+def label_nms_mask(boxes: torch.Tensor, probs: torch.Tensor, thresh: float = 0.5,
+                   rules: str = "release") -> torch.Tensor:
+    """The release's test-time label NMS over the kept sgdet boxes, all classes at once.
+
+    ``boxes (K, C, 4)`` per-class boxes, ``probs (K, C)`` -> ``(K, C)`` float mask, 1 where box ``k``
+    survives the NMS of class ``c >= 1`` (every box takes part, best probability first).
+    """
+    K, C = probs.shape
+    mask = torch.zeros_like(probs)
+    if K == 0:
+        return mask
+    order = torch.sort(probs[:, 1:].t(), dim=1, descending=True, stable=True).indices  # (C-1, K)
+    b = boxes[:, 1:].transpose(0, 1).float()  # (C-1, K, 4)
+    b = torch.gather(b, 1, order[:, :, None].expand(-1, -1, 4))
+    if rules == "release":
+        sup = _suppression(b, b, thresh)  # (C-1, K, K)
+    else:
+        from torchvision.ops import box_iou
+
+        sup = torch.stack([box_iou(bc, bc) for bc in b]) > thresh
+    sup &= torch.ones(K, K, dtype=torch.bool).triu(1)[None]  # rank r only suppresses later ranks
+    removed = torch.zeros(C - 1, K, dtype=torch.bool)
+    for r in range(K):  # greedy over ranks, every class at once
+        live = ~removed[:, r]
+        removed |= sup[:, r, :] & live[:, None]
+    kept_sorted = ~removed
+    mask[:, 1:] = torch.zeros(C - 1, K).scatter_(1, order, kept_sorted.float()).t().to(mask.dtype)
+    return mask

@@ -16,7 +16,7 @@ import torchvision
 from torch import nn
 from torchvision.ops import nms
 
-from .box_ops import bbox_preds, clip_boxes, generate_anchors
+from .box_ops import bbox_preds, center_size, clip_boxes, generate_anchors, nms_plus_one
 from .pooling import crop_and_resize
 
 
@@ -109,7 +109,9 @@ class Detector(nn.Module):
                   pre_nms: int | None = None, post_nms: int | None = None) -> list[Proposals]:
         """Turn RPN outputs ``(B,F,F,A,6)`` into proposals per image (facts sheet §2 ``roi_proposals``).
 
-        ``im_sizes``: per image the ``(h, w)`` of the content region in model-input pixels.
+        ``im_sizes``: per image the ``(h, w)`` of the content region in model-input pixels. With
+        ``cfg.box_rules == "release"`` (default) small boxes are those whose ``center_size`` width or
+        height (``x2 - x1 + 1``) is below 4, and the NMS is the release's +1-pixel kernel.
         """
         cfg = self.cfg
         pre_nms = pre_nms or cfg.rpn_pre_nms
@@ -127,8 +129,16 @@ class Detector(nn.Module):
             boxes = bbox_preds(anchors.reshape(-1, 4), rpn_out[b, ..., 2:].reshape(-1, 4))
             boxes = clip_boxes(boxes, h, w)
             scores = scores.reshape(-1)
-            small = ((boxes[:, 2] - boxes[:, 0]) < 4) | ((boxes[:, 3] - boxes[:, 1]) < 4)
+            if cfg.box_rules == "release":  # center_size widths: x2 - x1 + 1 < 4 (roi_proposals)
+                wh = center_size(boxes)[:, 2:]
+                small = (wh[:, 0] < 4) | (wh[:, 1] < 4)
+            else:
+                small = ((boxes[:, 2] - boxes[:, 0]) < 4) | ((boxes[:, 3] - boxes[:, 1]) < 4)
             scores = torch.where(small, torch.full_like(scores, -0.01), scores)
+            if cfg.box_rules == "release":  # sort, top pre_nms, +1-pixel NMS, first post_nms
+                keep = nms_plus_one(boxes, scores, cfg.rpn_nms, pre_nms, post_nms)
+                out.append(Proposals(boxes[keep], scores[keep]))
+                continue
             k = min(pre_nms, scores.numel())
             top = scores.topk(k).indices
             boxes, scores = boxes[top], scores[top]

@@ -22,6 +22,7 @@ from ..data.transforms import ImageLike, load_image, prepare_image
 from ..errors import InputError
 from ..trajectory import Trajectory
 from ..vocab import Vocabulary
+from .box_ops import iou_plus_one
 from .detector import Detector, box_head
 from .objects import ObjectContext
 from .relations import PredicateClassifier, unpad
@@ -383,11 +384,13 @@ class NODIS(nn.Module):
 
     # ------------------------------------------------------------------ helpers for trajectories
     def candidate_pairs(self, boxes: torch.Tensor, require_overlap: bool) -> torch.Tensor:
-        """All ordered pairs ``i != j`` (``(R,2)``); with ``require_overlap`` only IoU > 0 (sgdet)."""
+        """All ordered pairs ``i != j`` (``(R,2)``); with ``require_overlap`` only IoU > 0 (sgdet), the
+        release's +1-pixel ``bbox_overlaps`` unless ``cfg.box_rules == "torchvision"``."""
         n = boxes.shape[0]
         idx = torch.arange(n, device=boxes.device)
         s, o = torch.meshgrid(idx, idx, indexing="ij")
         mask = s != o
         if require_overlap and n:
-            mask &= box_iou(boxes, boxes) > 0
+            iou = iou_plus_one(boxes, boxes) if self.cfg.box_rules == "release" else box_iou(boxes, boxes)
+            mask &= iou > 0
         return torch.stack((s[mask], o[mask]), 1)

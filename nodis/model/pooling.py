@@ -5,11 +5,37 @@ neural-motifs' ``lib/fpn/roi_align`` takes ONE bilinear sample per output cell a
 feature map (``< 0`` or ``> F-1``) to zero. ``torchvision.ops.roi_align`` samples bin centres and is
 not equivalent, so this is written once here with ``grid_sample(align_corners=True)`` and an explicit
 out-of-range mask, and tested against a brute-force loop.
+
+The sample coordinates and the range test are computed exactly as the released float32 code does
+(:func:`sample_coords`), so the same samples are zeroed at box edges on the last feature index.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from .box_ops import fma32
+
+
+def sample_coords(lo: torch.Tensor, hi: torch.Tensor, size: int, spatial_scale: float, P: int) -> torch.Tensor:
+    """Feature-map sample coordinates ``(K, P)`` along one axis, in the release's float32 order.
+
+    ``RoIAlignFunction.forward`` divides the box by ``(size - 1) / spatial_scale`` in place, which
+    the 0.4-era CUDA tensor code does as a multiplication by the float32 reciprocal
+    (``TensorDivConstantOp<float>``); ``roi_align_kernel.cu`` (compiled with nvcc's FMA contraction,
+    checked in the shipped ``roi_align.cu.o``) then computes ``scale = (n2 - n1) * (size-1) / (P-1)``
+    and ``in = fma(n1, size-1, j * scale)``; ``P == 1`` samples ``0.5 * (n1 + n2) * (size-1)`` in double.
+    ``lo``/``hi``: ``(K,)`` box edges in input pixels.
+    """
+    extent = (size - 1) / spatial_scale  # Python float, as released
+    recip = torch.tensor(1.0, dtype=torch.float32) / torch.tensor(extent, dtype=torch.float32)
+    n1 = lo.to(torch.float32) * recip
+    n2 = hi.to(torch.float32) * recip
+    if P == 1:
+        return ((n1 + n2).to(torch.float64) * 0.5 * float(size - 1)).to(torch.float32)[:, None]
+    step = (n2 - n1) * float(size - 1) / float(P - 1)
+    j = torch.arange(P, dtype=torch.float32, device=lo.device)
+    return fma32(n1[:, None], torch.tensor(float(size - 1), dtype=torch.float32), j[None, :] * step[:, None])
 
 
 def crop_and_resize(fmap: torch.Tensor, rois: torch.Tensor, output_size: int = 7,
@@ -27,11 +53,10 @@ def crop_and_resize(fmap: torch.Tensor, rois: torch.Tensor, output_size: int = 7
     P = output_size
     if K == 0:
         return fmap.new_zeros((0, C, P, P))
-    steps = torch.arange(P, device=fmap.device, dtype=fmap.dtype) / max(P - 1, 1)
-    x1, y1, x2, y2 = (rois[:, i] * spatial_scale for i in range(1, 5))
-    xs = x1[:, None] + (x2 - x1)[:, None] * steps[None]  # (K,P) feature-map coordinates
-    ys = y1[:, None] + (y2 - y1)[:, None] * steps[None]
+    xs = sample_coords(rois[:, 1], rois[:, 3], W, spatial_scale, P)  # (K,P) feature-map coordinates
+    ys = sample_coords(rois[:, 2], rois[:, 4], H, spatial_scale, P)
     valid = ((ys >= 0) & (ys <= H - 1))[:, :, None] & ((xs >= 0) & (xs <= W - 1))[:, None, :]  # (K,P,P)
+    xs, ys = xs.to(fmap.dtype), ys.to(fmap.dtype)
     gx = 2.0 * xs / max(W - 1, 1) - 1.0
     gy = 2.0 * ys / max(H - 1, 1) - 1.0
     grid = torch.stack((gx[:, None, :].expand(K, P, P), gy[:, :, None].expand(K, P, P)), -1)  # (K,P,P,2)
