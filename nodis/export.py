@@ -324,7 +324,9 @@ def to_vg_scene_graph(graph: SceneGraph, image_id: int, *, first_object_id: int 
     Objects: ``x, y`` = rounded top-left corner, ``w = round(x2 - x1)``, ``h = round(y2 - y1)`` (integer
     pixels of the original image), ``names = [name]``, ``synsets = []``; ids count up from
     ``first_object_id`` / ``first_relationship_id``. Relationships keep the graph's rank order.
-    Scores are not part of the VG format (use the nodis JSON for them).
+    Scores are not part of the VG format (use the nodis JSON for them). When the graph knows its
+    image, the entry also names it (``"image": file name``), so entries can be matched to files
+    (the viewer's ground-truth loader does) whatever the ``image_id``.
     """
     obj_id: dict[int, int] = {}
     objects = []
@@ -341,7 +343,22 @@ def to_vg_scene_graph(graph: SceneGraph, image_id: int, *, first_object_id: int 
                               "which is not in the graph")
         rels.append({"relationship_id": first_relationship_id + len(rels), "predicate": r.name, "synsets": [],
                      "subject_id": obj_id[r.subject], "object_id": obj_id[r.object]})
-    return {"image_id": int(image_id), "objects": objects, "relationships": rels}
+    entry: dict[str, Any] = {"image_id": int(image_id)}
+    if graph.image:
+        entry["image"] = Path(str(graph.image)).name
+    entry.update(objects=objects, relationships=rels)
+    return entry
+
+
+def vg_image_ids(images: Sequence[str | Path | None]) -> list[int]:
+    """Image ids for a VG ``scene_graphs.json``: the file stems when every image has a distinct
+    integer stem (Visual Genome's ``2343.jpg`` -> 2343), else 1..n in order."""
+    stems = [Path(str(p)).stem if p else "" for p in images]
+    if stems and all(s.isdigit() for s in stems):
+        ids = [int(s) for s in stems]
+        if len(set(ids)) == len(ids):
+            return ids
+    return list(range(1, len(stems) + 1))
 
 
 def vg_scene_graphs(items: Iterable[tuple[int, SceneGraph]]) -> list[dict[str, Any]]:
@@ -1129,7 +1146,8 @@ def save_batch(graphs: Sequence[SceneGraph], folder: str | Path, format: str, *,
                image_ids: Sequence[int] | None = None, **kwargs: Any) -> list[Path]:
     """Write many graphs into ``folder`` (created if missing).
 
-    ``vg``: one ``scene_graphs.json`` (``image_ids`` default 1..n); ``sgb``: ``custom_prediction.json``
+    ``vg``: one ``scene_graphs.json`` (``image_ids`` default :func:`vg_image_ids`: the integer file stems,
+    else 1..n; each entry names its image file); ``sgb``: ``custom_prediction.json``
     + ``custom_data_info.json``; ``jsonl``: ``scene_graphs.jsonl``, one nodis graph per line; any other
     :data:`FORMATS` name: one file per graph named ``<stem><suffix>`` (``stems`` default:
     :func:`output_names` of the image paths, distinct whatever the paths; given ``stems`` that would
@@ -1146,7 +1164,7 @@ def save_batch(graphs: Sequence[SceneGraph], folder: str | Path, format: str, *,
     paths = list(image_paths) if image_paths is not None else [g.image for g in graphs]
     fmt = format.lower()
     if fmt == "vg":
-        ids = list(image_ids) if image_ids is not None else list(range(1, len(graphs) + 1))
+        ids = list(image_ids) if image_ids is not None else vg_image_ids(paths)
         return [write_vg_scene_graphs(folder / "scene_graphs.json", zip(ids, graphs))]
     if fmt == "sgb":
         return write_sgb(folder, graphs, [p or f"image_{k}" for k, p in enumerate(paths)])

@@ -157,6 +157,24 @@ def test_vg_file_ids_unique_and_validated(graph, tmp_path):
         export.write_vg_scene_graphs(tmp_path / "x.json", [(1, graph), (1, graph)])
 
 
+def test_vg_batch_names_its_images(graph, tmp_path):
+    """Entries of a batch scene_graphs.json name their image file, and Visual Genome style integer
+    file names give the image ids, so entries can be matched to images (and read back as ground truth)."""
+    import copy
+
+    gs = [copy.deepcopy(graph) for _ in range(3)]
+    for g, name in zip(gs, ("/data/vg/2343.jpg", "/data/vg/17.jpg", "/data/vg/998.png")):
+        g.image = name
+    (path,) = export.save_batch(gs, tmp_path / "a", "vg")
+    data = export.read_vg_scene_graphs(path)
+    assert [(d["image_id"], d["image"]) for d in data] == [(2343, "2343.jpg"), (17, "17.jpg"), (998, "998.png")]
+    gs[1].image = "photo.jpg"  # not every stem is an integer: ids count 1..n, the names still match
+    (path,) = export.save_batch(gs, tmp_path / "b", "vg")
+    data = export.read_vg_scene_graphs(path)
+    assert [(d["image_id"], d["image"]) for d in data] == [(1, "2343.jpg"), (2, "photo.jpg"), (3, "998.png")]
+    assert export.vg_image_ids(["1.jpg", "01.png"]) == [1, 2]  # equal integer stems: positions
+
+
 @pytest.mark.parametrize("break_it, message", [
     (lambda d: d[0]["objects"][0].pop("w"), "missing field 'w'"),
     (lambda d: d[0]["objects"][0].__setitem__("x", 1.5), "must be int"),
