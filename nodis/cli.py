@@ -137,9 +137,9 @@ def add_predict(sub) -> None:
         description="Predict scene graphs and write one JSON document per image (the graph at each requested\n"
                     "ODE time, model, mode, NFE) plus the requested formats into DIR, with a run index\n"
                     "DIR/index.jsonl and failures in DIR/errors.jsonl.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
+    p.add_argument("inputs", nargs="*", metavar="INPUT",
                    help="image files, folders (searched recursively by extension) or .txt files listing paths")
-    p.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument("--out", "-o", default=None, metavar="DIR", help="output folder (created); required")
     p.add_argument("--mode", default="sgdet", choices=["sgdet", "sgcls", "predcls"],
                    help="sgdet: image only (default); sgcls: boxes given; predcls: boxes and labels given")
     p.add_argument("--boxes", default=None, metavar="FILE",
@@ -167,7 +167,12 @@ def add_predict(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="skip images whose outputs are complete (same settings, per DIR/index.jsonl)")
     p.add_argument("--shard", default=None, metavar="I/N",
-                   help="process only inputs at positions I mod N of the sorted list (default under torchrun: RANK/WORLD_SIZE)")
+                   help="process only inputs at positions I mod N of the sorted list; 'slurm': the task's place in "
+                        "a SLURM job array (default under torchrun: RANK/WORLD_SIZE). Shards keep their index in "
+                        "DIR/shards/; the last one to finish merges the run")
+    p.add_argument("--merge", default=None, metavar="DIR",
+                   help="only merge the finished shards of DIR into DIR/index.jsonl and the run-level files "
+                        "(no INPUT needed; done automatically when the last shard finishes)")
     p.add_argument("--workers", type=_positive_int, default=2, metavar="N",
                    help="image-decoding threads running ahead of the model (default 2; 0 = none)")
     p.set_defaults(func=run_predict)
@@ -182,13 +187,20 @@ def run_predict(args) -> int:
     from .predict import default_shard, parse_formats, parse_shard, parse_times, predict_paths
 
     quiet = bool(getattr(args, "quiet", False))
-    # validate cheap options before loading the model
+    if getattr(args, "merge", None) is not None:
+        if args.inputs:
+            raise ConfigError("--merge DIR merges finished shards and takes no INPUT; run the shards first")
+        return _report_merge(_merge(args.merge), quiet)
+    if not args.inputs or args.out is None:
+        raise ConfigError("nodis predict needs INPUT... and --out DIR (or --merge DIR); see nodis predict --help")
     parse_times(args.times)
     parse_times(args.strip_times)
     parse_formats(args.format)
     if args.device is not None:
         resolve_device(args.device)
     shard = parse_shard(args.shard) or default_shard()
+    group = _torchrun_group() if args.shard is None and shard else False  # torchrun: barrier, rank 0 merges
+    args._merge = False if group else None
     if args.mode != "sgdet" and args.boxes is None:
         raise ConfigError(f"--mode {args.mode} needs --boxes FILE (boxes per image"
                           f"{' with labels' if args.mode == 'predcls' else ''}); see docs/cli.md")
@@ -227,12 +239,64 @@ def run_predict(args) -> int:
         if summary.skipped:
             parts.append(f"{summary.skipped} already complete")
         if summary.failed:
-            parts.append(f"{len(summary.failed)} failed (reasons in {Path(args.out) / 'errors.jsonl'})")
+            from .predict import shard_dir
+
+            where_err = (shard_dir(args.out, shard) if shard else Path(args.out)) / "errors.jsonl"
+            parts.append(f"{len(summary.failed)} failed (reasons in {where_err})")
         where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
         n = summary.total
         print(f"{n} image{'' if n == 1 else 's'}{where}: {', '.join(parts)} in {summary.seconds:.1f} s; "
               f"outputs in {args.out}")
+    if group:  # torchrun: every rank has finished its shard before rank 0 merges
+        import torch.distributed as dist
+
+        dist.barrier()
+        if dist.get_rank() == 0:
+            summary.merged = _merge(args.out)
+        dist.barrier()
+        dist.destroy_process_group()
+    if summary.merged is not None:
+        code = _report_merge(summary.merged, quiet)
+        if group:
+            return EXIT_INPUTS_FAILED if summary.failed else EXIT_OK
+        return code
     return EXIT_INPUTS_FAILED if summary.failed else EXIT_OK
+
+
+def _torchrun_group() -> bool:
+    """Under torchrun (``MASTER_ADDR`` set by it): join the process group (gloo, CPU only: it carries
+    nothing but the final barrier) and return True; False without a launcher's rendezvous (then the
+    last shard to finish merges, under a file lock)."""
+    if not os.environ.get("MASTER_ADDR") or not os.environ.get("MASTER_PORT"):
+        return False
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return True
+    try:  # a long timeout: ranks with fewer or faster images wait at the final barrier
+        dist.init_process_group("gloo", timeout=timedelta(days=7))
+    except (RuntimeError, ValueError) as e:
+        log.warning("cannot join the torchrun process group (%s); the last shard to finish merges instead", e)
+        return False
+    return True
+
+
+def _merge(out):
+    from .predict import merge_shards
+
+    return merge_shards(out)
+
+
+def _report_merge(merged, quiet: bool) -> int:
+    if not quiet:
+        failed = f", {len(merged.failed)} failed (reasons in {Path(merged.out_dir) / 'errors.jsonl'})" \
+            if merged.failed else ""
+        files = ", ".join(["index.jsonl"] + [p.name for p in merged.run_outputs])
+        print(f"merged {merged.shards} shards: {merged.total} images, {merged.done} done{failed}; "
+              f"{files} in {merged.out_dir}")
+    return EXIT_INPUTS_FAILED if merged.failed else EXIT_OK
 
 
 def _predict(predict_paths, model, args, shard, progress):
@@ -240,7 +304,7 @@ def _predict(predict_paths, model, args, shard, progress):
                          top_k=args.top_k, threshold=args.threshold, object_threshold=args.object_threshold,
                          formats=args.format,
                          distributions=args.distributions, strip_times=args.strip_times, resume=args.resume,
-                         shard=shard, workers=args.workers, progress=progress)
+                         shard=shard, workers=args.workers, progress=progress, merge=getattr(args, "_merge", None))
 
 
 # ------------------------------------------------------------------------------------------ convert

@@ -39,7 +39,7 @@ __all__ = [
     "vg_to_ground_truth", "sgb_prediction", "write_sgb", "read_sgb", "graphml_bytes", "read_graphml",
     "node_link_dict", "read_node_link", "triplets_csv", "load_image_for", "example_scene_graph", "strip_graphs",
     "PAPER_TIMES", "output_names", "unique_names", "name_key", "RUN_FILE_NAMES", "clean_stale_temp",
-    "new_file_mode", "temp_file", "fsync_folder", "save_formats", "remove_outputs",
+    "new_file_mode", "temp_file", "fsync_folder", "save_formats", "remove_outputs", "read_regular_bytes",
     "write_history", "write_history_csv", "histories_csv", "read_histories", "HISTORY_CSV_COLUMNS",
 ]
 
@@ -270,24 +270,51 @@ def write_jsonl_index(path: str | Path, records: Iterable[dict[str, Any]]) -> Pa
 
 
 def read_jsonl(path: str | Path, *, strict: bool = False) -> list[dict[str, Any]]:
-    """Read a JSON-lines file. Lines that are not valid JSON (a crash in the middle of an append leaves
-    a truncated one) are skipped with a warning, or raise :class:`InputError` with ``strict=True``."""
+    """Read a JSON-lines file of objects. A line that is not UTF-8, not valid JSON (a crash in the
+    middle of an append leaves a truncated one) or not a JSON object is skipped with a warning, or
+    raises :class:`InputError` naming the line with ``strict=True``. Only regular files are read."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw = read_regular_bytes(path)
     except OSError as e:
         raise InputError(f"cannot read {path}: {_reason(e)}") from e
     out = []
-    for k, line in enumerate(lines):
+    for k, line in enumerate(raw.split(b"\n")):
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as e:
+            rec = json.loads(line.decode("utf-8"))
+            if not isinstance(rec, dict):
+                raise ValueError(f"a JSON {type(rec).__name__}, not an object")
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
             if strict:
-                raise InputError(f"{path}, line {k + 1}: not valid JSON ({e})") from e
-            log.warning("%s: skipping line %d, which is not valid JSON (truncated by a crash?)", path, k + 1)
+                raise InputError(f"{path}, line {k + 1}: not a JSON object ({e})") from None
+            log.warning("%s: skipping line %d, which is not a JSON object (%s)", path, k + 1,
+                        "truncated by a crash?" if isinstance(e, json.JSONDecodeError) else e)
+            continue
+        out.append(rec)
     return out
+
+
+def read_regular_bytes(path: str | Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of ``path``, which must be a regular file: a FIFO, device or socket raises
+    ``OSError`` instead of blocking (the file is opened non-blocking and checked with ``fstat``).
+    ``max_bytes``: refuse larger files (``OSError`` EFBIG) before reading them."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO, device or socket)", str(path))
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise OSError(errno.EFBIG, f"file too large ({st.st_size} bytes, at most {max_bytes})", str(path))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=True) as f:
+            fd = -1
+            return f.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 # ------------------------------------------------------------------------------------- nodis JSON

@@ -53,7 +53,8 @@ from .graph import SceneGraph
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SCHEMA", "RUN_FORMATS", "PredictionDoc", "RunSummary", "BoxSource", "predict_paths",
+__all__ = ["SCHEMA", "RUN_FORMATS", "PredictionDoc", "RunSummary", "MergeSummary", "BoxSource", "predict_paths",
+           "merge_shards", "try_merge", "shard_dir", "slurm_shard", "ShardsIncomplete", "SHARDS_DIR",
            "predict_image", "expand_inputs", "output_names", "parse_times", "output_times", "parse_shard",
            "default_shard", "parse_formats", "read_prediction", "INDEX_NAME", "ERRORS_NAME"]
 
@@ -61,6 +62,12 @@ __all__ = ["SCHEMA", "RUN_FORMATS", "PredictionDoc", "RunSummary", "BoxSource", 
 SCHEMA = "nodis.prediction/1"
 INDEX_NAME = "index.jsonl"
 ERRORS_NAME = "errors.jsonl"
+#: Sharded runs keep their index, errors and run-level files in ``DIR/shards/I-of-N/``.
+SHARDS_DIR = "shards"
+MANIFEST_NAME = "shard.json"
+MANIFEST_SCHEMA = "nodis.shard/1"
+#: Endings of the files a run writes (temporary files of these are cleaned after a crash).
+_TEMP_SUFFIXES = (".json", ".jsonl", ".png", ".svg", ".pdf", ".csv", ".graphml")
 #: Formats that ``predict_paths`` writes once per run (from the per-image results), with their files.
 RUN_FORMATS = {"vg": ("scene_graphs.json",), "sgb": ("custom_prediction.json", "custom_data_info.json"),
                "jsonl": ("scene_graphs.jsonl",)}
@@ -87,8 +94,16 @@ def _walk_images(folder: Path, exclude: Sequence[Path]) -> Iterator[Path]:
 def _same(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python < 3.13)
         return False
+
+
+def _resolved(p: Path) -> str:
+    """``p.resolve()`` as text; for a symbolic link loop or an unreadable path its absolute form."""
+    try:
+        return str(p.resolve())
+    except (OSError, RuntimeError):
+        return str(p.absolute())
 
 
 def _read_list(path: Path) -> list[Path]:
@@ -124,7 +139,7 @@ def expand_inputs(inputs: Iterable[str | Path], exclude: Sequence[str | Path] = 
         elif p.suffix.lower() == ".txt" and not listed and p.is_file():
             for q in _read_list(p):
                 add_path(q, True)
-        elif p.exists() or listed:
+        elif p.exists() or listed or os.path.lexists(p):  # a broken link or link loop fails per image
             found.append(p)
         else:
             raise InputError(f"{p}: no such file or folder")
@@ -133,11 +148,7 @@ def expand_inputs(inputs: Iterable[str | Path], exclude: Sequence[str | Path] = 
         add_path(Path(os.path.expanduser(str(item))), False)
     seen: dict[str, Path] = {}
     for p in sorted((Path(os.path.normpath(p)) for p in found), key=lambda q: q.as_posix()):
-        try:
-            key = str(p.resolve())
-        except OSError:
-            key = str(p.absolute())
-        seen.setdefault(key, p)
+        seen.setdefault(_resolved(p), p)
     return sorted(seen.values(), key=lambda q: q.as_posix())
 
 
@@ -197,9 +208,12 @@ def output_times(spec: str | Sequence[float] | None, t_end: float) -> list[float
 
 
 def parse_shard(spec: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """``"i/n"`` -> ``(i, n)`` with ``0 <= i < n``."""
+    """``"i/n"`` -> ``(i, n)`` with ``0 <= i < n``; ``"slurm"`` -> the task's place in a SLURM job
+    array (:func:`slurm_shard`)."""
     if spec is None:
         return None
+    if isinstance(spec, str) and spec.strip().lower() == "slurm":
+        return slurm_shard()
     if isinstance(spec, tuple):
         i, n = spec
     else:
@@ -211,6 +225,24 @@ def parse_shard(spec: str | tuple[int, int] | None) -> tuple[int, int] | None:
     if n < 1 or not 0 <= i < n:
         raise InputError(f"bad shard {i}/{n}: need n >= 1 and 0 <= i < n")
     return int(i), int(n)
+
+
+def slurm_shard() -> tuple[int, int]:
+    """``(SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT)`` for a job array of
+    consecutive task ids (``sbatch --array=0-7``); :class:`InputError` outside such an array."""
+    env = os.environ
+    try:
+        task, lo = int(env["SLURM_ARRAY_TASK_ID"]), int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
+        count = int(env["SLURM_ARRAY_TASK_COUNT"])
+        hi = int(env.get("SLURM_ARRAY_TASK_MAX", str(lo + count - 1)))
+        step = int(env.get("SLURM_ARRAY_TASK_STEP", "1"))
+    except (KeyError, ValueError):
+        raise InputError("--shard slurm: not a SLURM job array task (SLURM_ARRAY_TASK_ID / _COUNT are not set); "
+                         "submit with `sbatch --array=0-N` or give --shard I/N") from None
+    if step != 1 or hi - lo + 1 != count or not lo <= task <= hi:
+        raise InputError(f"--shard slurm: the array {lo}-{hi} (step {step}, {count} tasks) is not a range of "
+                         "consecutive task ids; use --array=0-N, or give --shard I/N")
+    return task - lo, count
 
 
 def default_shard() -> tuple[int, int] | None:
@@ -320,15 +352,14 @@ class BoxSource:
         entries = []
         for key, value in items:
             kp = Path(os.path.expanduser(key))
-            cands = {str(kp.resolve())} if kp.is_absolute() else {str((Path.cwd() / kp).resolve()),
-                                                                    str((base / kp).resolve())}
+            cands = {_resolved(kp)} if kp.is_absolute() else {_resolved(Path.cwd() / kp), _resolved(base / kp)}
             entries.append(_BoxEntry(key, value, tuple(sorted(cands))))
         return cls(entries, str(path))
 
     def lookup(self, image: str | Path) -> tuple[list[list[float]], list | None]:
         """``(boxes, labels or None)`` for ``image``; :class:`InputError` when absent or malformed."""
         p = Path(image)
-        hits = self._by_path.get(str(p.resolve()), [])
+        hits = self._by_path.get(_resolved(p), [])
         if not hits:
             hits = self._by_name.get(p.name, [])
             if len(hits) > 1:
@@ -520,10 +551,25 @@ class RunSummary:
     out_dir: Path | None = None
     seconds: float = 0.0
     run_outputs: list[Path] = field(default_factory=list)
+    shard: tuple[int, int] | None = None
+    merged: MergeSummary | None = None  # set when this shard was the last to finish and merged the run
 
     @property
     def ok(self) -> bool:
         return not self.failed
+
+
+@dataclass
+class MergeSummary:
+    """What :func:`merge_shards` did: ``shards`` merged, ``total`` inputs, ``done`` / ``failed`` images
+    (``failed`` maps path -> reason), the run-level files written."""
+
+    out_dir: Path
+    shards: int = 0
+    total: int = 0
+    done: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    run_outputs: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -543,34 +589,69 @@ def _fingerprint(settings: dict[str, Any], boxes: Any = None) -> str:
     return hashlib.sha1(blob.encode("utf-8")).hexdigest()[:16]
 
 
+def _index_files(out_dir: Path) -> list[Path]:
+    """The run index and every shard's index, oldest layer first."""
+    return [out_dir / INDEX_NAME] + sorted((out_dir / SHARDS_DIR).glob(f"*-of-*/{INDEX_NAME}"))
+
+
+def _record_key(rec: dict[str, Any]) -> str | None:
+    key = rec.get("resolved") or rec.get("image")
+    return key if isinstance(key, str) else None
+
+
 def _latest_records(out_dir: Path) -> dict[str, dict[str, Any]]:
-    path = out_dir / INDEX_NAME
-    if not path.exists():
-        return {}
-    latest: dict[str, dict[str, Any]] = {}
-    for rec in export.read_jsonl(path):
-        key = rec.get("resolved") or rec.get("image")
-        if isinstance(key, str):
-            latest[key] = rec
-    return latest
+    """The last record of every image over the run index and the shard indexes (by ``finished``,
+    then file and line order). Lines that are not JSON objects are skipped with a warning."""
+    best: dict[str, tuple[tuple, dict[str, Any]]] = {}
+    for fi, path in enumerate(_index_files(out_dir)):
+        if not path.is_file():
+            continue
+        for li, rec in enumerate(export.read_jsonl(path)):
+            key = _record_key(rec)
+            if key is None:
+                continue
+            order = (str(rec.get("finished") or ""), fi, li)
+            if key not in best or order >= best[key][0]:
+                best[key] = (order, rec)
+    return {k: r for k, (_, r) in best.items()}
+
+
+def _output_file(out_dir: Path, rel: Any) -> Path | None:
+    """``out_dir / rel`` for an ``outputs`` entry of an index record, None unless it is a plain file
+    name (a hand-edited or foreign index cannot point outside the folder)."""
+    if not isinstance(rel, str) or not rel or Path(rel).name != rel or rel in (".", ".."):
+        return None
+    return out_dir / rel
 
 
 def _complete(rec: dict[str, Any] | None, out_dir: Path, formats: Sequence[str], fp: str) -> bool:
     if not rec or rec.get("status") != "ok" or rec.get("settings") != fp:
         return False
-    outs = rec.get("outputs") or {}
+    outs = rec.get("outputs")
+    if not isinstance(outs, dict):
+        return False
     for f in formats:
         if f in RUN_FORMATS:
             continue
-        rel = outs.get(f)
-        if not rel or not (out_dir / rel).exists():
+        path = _output_file(out_dir, outs.get(f))
+        if path is None or not path.is_file():
             return False
     return True
 
 
-def _prefetch(items: Sequence[_Item], workers: int) -> Iterator[tuple[_Item, Any, BaseException | None]]:
-    """Yield ``(item, PIL image or None, error or None)`` in order, decoding up to ``2 * workers``
-    images ahead in a thread pool (``workers == 0``: decode in the calling thread)."""
+#: Decoded pixels that the image-decoding threads may hold ahead of the model (about 3 bytes each
+#: as RGB; PIL's intermediate buffers roughly double it). One image is always allowed, however large.
+PREFETCH_PIXELS = 64_000_000
+
+
+def _prefetch(items: Sequence[_Item], workers: int,
+              budget: int = PREFETCH_PIXELS) -> Iterator[tuple[_Item, Any, BaseException | None]]:
+    """Yield ``(item, PIL image or None, error or None)`` in order, decoding ahead in a thread pool
+    (``workers == 0``: decode in the calling thread): up to ``2 * workers`` images and, by their
+    header sizes (:func:`nodis.data.transforms.image_size`), up to ``budget`` pixels, so memory stays
+    bounded however large the images are."""
+    from .data.transforms import image_size
+
     if workers <= 0:
         for it in items:
             try:
@@ -579,25 +660,41 @@ def _prefetch(items: Sequence[_Item], workers: int) -> Iterator[tuple[_Item, Any
                 yield it, None, e
         return
     pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nodis-load")
-    pending: list[tuple[_Item, cf.Future]] = []
+    pending: list[tuple[_Item, cf.Future, int]] = []
     it_iter = iter(items)
     ahead = max(2, 2 * workers)
-    try:
-        for it in it_iter:
-            pending.append((it, pool.submit(load_image, it.path)))
-            if len(pending) >= ahead:
-                break
-        while pending:
-            it, fut = pending.pop(0)
+    nxt = next(it_iter, None)
+    held = 0
+
+    def pixels(it: _Item) -> int:
+        size = image_size(it.path)
+        return 0 if size is None else int(size[0]) * int(size[1])
+
+    nxt_px = pixels(nxt) if nxt is not None else 0
+
+    def fill() -> None:
+        nonlocal nxt, nxt_px, held
+        while nxt is not None and (not pending or (len(pending) < ahead and held + nxt_px <= budget)):
+            pending.append((nxt, pool.submit(load_image, nxt.path), nxt_px))
+            held += nxt_px
             nxt = next(it_iter, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(load_image, nxt.path)))
+            nxt_px = pixels(nxt) if nxt is not None else 0
+
+    try:
+        while True:
+            fill()
+            if not pending:
+                break
+            it, fut, px = pending.pop(0)
             try:
-                yield it, fut.result(), None
+                result: tuple[Any, BaseException | None] = (fut.result(), None)
             except Exception as e:  # noqa: BLE001 - reported per image
-                yield it, None, e
+                result = (None, e)
+            held -= px
+            fill()  # start the next decode before handing this image over, so the two overlap
+            yield it, result[0], result[1]
     finally:
-        for _, fut in pending:
+        for _, fut, _px in pending:
             fut.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -608,7 +705,7 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
                   formats: str | Sequence[str] = ("json",),
                   distributions: str = "t_end", strip_times: str | Sequence[float] | None = None,
                   resume: bool = False, shard: str | tuple[int, int] | None = None, workers: int = 2,
-                  progress: bool = False) -> RunSummary:
+                  progress: bool = False, merge: bool | None = None) -> RunSummary:
     """Predict scene graphs for every image of ``inputs`` and write them under ``out_dir``.
 
     Args:
@@ -625,11 +722,18 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
         distributions: ``"t_end"`` (default), ``"all"`` or ``"none"``, see :func:`predict_image`.
         strip_times: the times of the ``strip`` figure (default 0, 0.5, ..., 2.5 and ``t_end``).
         resume: skip images already complete with the same settings.
-        shard: ``(i, n)`` or ``"i/n"``: only inputs at positions ``i mod n`` of the sorted list.
+        shard: ``(i, n)`` or ``"i/n"``: only inputs at positions ``i mod n`` of the sorted list. A
+            shard keeps its index, errors and run-level files in ``out_dir/shards/I-of-N/`` (per-image
+            files go to ``out_dir`` as usual); :func:`merge_shards` combines them.
         workers: image-decoding threads (0 = decode in this thread).
         progress: show a tqdm progress bar on stderr.
+        merge: with ``shard``: merge the run (:func:`merge_shards`) when this shard finds every shard
+            finished (``None``, the default, and ``True``; under a lock, so exactly the last shard to
+            finish merges everything) or never (``False``; e.g. ``nodis predict`` under torchrun, where
+            rank 0 merges after a barrier).
 
-    Returns a :class:`RunSummary`. Per-image failures (unreadable image, missing boxes ...) are
+    Returns a :class:`RunSummary` (``merged`` set when this call merged the shards). Per-image
+    failures (unreadable image, missing boxes ...) are
     recorded and do not raise; an unusable ``out_dir`` or a failing disk raises
     :class:`~nodis.errors.ExportError`. ``KeyboardInterrupt`` propagates after the current image's
     files (all written atomically) and index line are either complete or absent.
@@ -667,6 +771,16 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
         raise ExportError(f"cannot create the output folder {out_dir}: {e.strerror or e}") from None
     if not os.access(out_dir, os.W_OK):
         raise ExportError(f"cannot write to the output folder {out_dir}: permission denied")
+    run_dir = out_dir if shard_t is None else shard_dir(out_dir, shard_t)
+    if run_dir != out_dir:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ExportError(f"cannot create the shard folder {run_dir}: {e.strerror or e}") from None
+    # temporary files of a killed run (never those a live process is writing: they are locked)
+    export.clean_stale_temp(out_dir, suffixes=_TEMP_SUFFIXES)
+    if run_dir != out_dir:
+        export.clean_stale_temp(run_dir, suffixes=_TEMP_SUFFIXES)
 
     inputs = list(inputs)
     for inp in inputs:
@@ -680,17 +794,13 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
     names = output_names(all_paths)
     items = []
     for k, (p, n) in enumerate(zip(all_paths, names)):
-        try:
-            resolved = str(p.resolve())
-        except OSError:
-            resolved = str(p.absolute())
-        items.append(_Item(p, n, k, resolved))
+        items.append(_Item(p, n, k, _resolved(p)))
     mine = [it for it in items if shard_t is None or it.position % shard_t[1] == shard_t[0]]
 
     settings = {"mode": mode, "model": _model_info(model), "times": out_t, "top_k": top_k, "threshold": threshold,
                 "object_threshold": object_threshold,
                 "distributions": distributions, "strip_times": strip_t, "formats": sorted(fmts)}
-    summary = RunSummary(total=len(mine), out_dir=out_dir)
+    summary = RunSummary(total=len(mine), out_dir=out_dir, shard=shard_t)
     latest = _latest_records(out_dir) if resume else {}
 
     # box lookups (cheap) decide the per-image fingerprint
@@ -736,7 +846,7 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
                 rec = _process(model, it, pil, bx, fp, out_dir, mode, fmts, out_t, strip_t, top_k, threshold,
                                object_threshold, distributions)
                 rec["seconds"] = round(time.perf_counter() - t0, 4)
-                export.append_jsonl(out_dir / INDEX_NAME, rec)
+                export.append_jsonl(run_dir / INDEX_NAME, rec)
                 summary.done += 1
             except ExportError:
                 raise
@@ -748,9 +858,10 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
                 log.warning("%s", reason if str(it.path) in reason else f"{it.path}: {reason}")
                 summary.failed[str(it.path)] = reason
                 base = {"image": str(it.path), "resolved": it.resolved, "name": it.name}
-                export.append_jsonl(out_dir / ERRORS_NAME, dict(base, error=reason, type=type(e).__name__,
+                export.append_jsonl(run_dir / ERRORS_NAME, dict(base, error=reason, type=type(e).__name__,
                                                                 finished=_now()))
-                export.append_jsonl(out_dir / INDEX_NAME, dict(base, status="error", error=reason,
+                export.append_jsonl(run_dir / INDEX_NAME, dict(base, status="error", error=reason,
+                                                               type=type(e).__name__,
                                                                seconds=round(time.perf_counter() - t0, 4),
                                                                finished=_now()))
             if bar is not None:
@@ -762,7 +873,13 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
         if bar is not None:
             bar.close()
 
-    summary.run_outputs = write_run_outputs(out_dir, items, fmts)
+    if shard_t is None:
+        summary.run_outputs = write_run_outputs(out_dir, items, fmts)
+    else:
+        summary.run_outputs = write_run_outputs(out_dir, mine, fmts, dest=run_dir)
+        _write_manifest(run_dir, shard_t, items, mine, fmts, settings)
+        if merge is not False:
+            summary.merged = try_merge(out_dir)
     summary.seconds = time.perf_counter() - t_start
     return summary
 
@@ -822,11 +939,14 @@ def _process(model, it: _Item, pil, bx, fp: str, out_dir: Path, mode: str, fmts:
             "nfe": doc.nfe, "settings": fp, "finished": _now()}
 
 
-def write_run_outputs(out_dir: str | Path, items: Sequence[_Item] | None, formats: Sequence[str]) -> list[Path]:
-    """Write the run-level formats (:data:`RUN_FORMATS`) of ``out_dir`` from the per-image JSON of
-    every input whose latest index line says ``ok``, in input order. Image ids (VG) and keys (SGB)
-    are positions in the full sorted input list (+1 for VG), the same for every shard."""
+def write_run_outputs(out_dir: str | Path, items: Sequence[_Item] | None, formats: Sequence[str],
+                      dest: str | Path | None = None) -> list[Path]:
+    """Write the run-level formats (:data:`RUN_FORMATS`) of ``out_dir`` (into ``dest``, default
+    ``out_dir``) from the per-image JSON of every input whose latest index line says ``ok``, in
+    input order. Image ids (VG) and keys (SGB) are positions in the full sorted input list (+1 for
+    VG), the same for every shard."""
     out_dir = Path(out_dir)
+    dest = out_dir if dest is None else Path(dest)
     wanted = [f for f in formats if f in RUN_FORMATS]
     if not wanted:
         return []
@@ -839,23 +959,171 @@ def write_run_outputs(out_dir: str | Path, items: Sequence[_Item] | None, format
                    if latest.get(it.resolved, {}).get("status") == "ok"]
     graphs: list[tuple[int, SceneGraph, str]] = []
     for pos, rec in entries:
-        rel = (rec.get("outputs") or {}).get("json")
-        if not rel:
+        outs = rec.get("outputs")
+        path = _output_file(out_dir, outs.get("json")) if isinstance(outs, dict) else None
+        if path is None:
             continue
         try:
-            doc = read_prediction(out_dir / rel)
+            doc = read_prediction(path)
             graphs.append((pos, doc.graph_at(), str(rec.get("image"))))
         except NodisError as e:
             log.warning("left out of the run-level files: %s (%s)", rec.get("image"), e)
     written: list[Path] = []
     if "vg" in wanted:
-        written.append(export.write_vg_scene_graphs(out_dir / "scene_graphs.json",
+        written.append(export.write_vg_scene_graphs(dest / "scene_graphs.json",
                                                     [(pos + 1, g) for pos, g, _ in graphs]))
     if "sgb" in wanted:
         if graphs:
-            written += export.write_sgb(out_dir, [g for _, g, _ in graphs], [p for _, _, p in graphs])
+            written += export.write_sgb(dest, [g for _, g, _ in graphs], [p for _, _, p in graphs])
         else:
             log.warning("no finished images: custom_prediction.json not written")
     if "jsonl" in wanted:
-        written.append(export.write_jsonl_index(out_dir / "scene_graphs.jsonl", (g.to_dict() for _, g, _ in graphs)))
+        written.append(export.write_jsonl_index(dest / "scene_graphs.jsonl", (g.to_dict() for _, g, _ in graphs)))
     return written
+
+
+# ------------------------------------------------------------------------------------------ shards
+class ShardsIncomplete(InputError):
+    """:func:`merge_shards` found shards missing or unfinished."""
+
+
+def shard_dir(out_dir: str | Path, shard: tuple[int, int]) -> Path:
+    """``out_dir/shards/I-of-N``: where shard ``(I, N)`` keeps its index, errors and run-level files."""
+    return Path(out_dir) / SHARDS_DIR / f"{shard[0]}-of-{shard[1]}"
+
+
+def _inputs_key(items: Sequence[_Item]) -> str:
+    blob = "\n".join(f"{it.position}\t{it.resolved}\t{it.name}" for it in items)
+    return hashlib.sha1(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _write_manifest(run_dir: Path, shard: tuple[int, int], items: Sequence[_Item], mine: Sequence[_Item],
+                    fmts: Sequence[str], settings: dict[str, Any]) -> None:
+    """``shard.json``: which inputs this shard owns, with which settings, and that it finished."""
+    doc = {"schema": MANIFEST_SCHEMA, "shard": list(shard), "inputs": _inputs_key(items), "num_inputs": len(items),
+           "formats": sorted(fmts), "settings": _fingerprint(settings), "complete": True, "finished": _now(),
+           "items": [{"position": it.position, "image": str(it.path), "resolved": it.resolved, "name": it.name}
+                     for it in mine]}
+    export.atomic_write_text(run_dir / MANIFEST_NAME, json.dumps(doc, ensure_ascii=False) + "\n")
+
+
+def _read_manifests(out_dir: Path) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted((out_dir / SHARDS_DIR).glob(f"*-of-*/{MANIFEST_NAME}")):
+        try:
+            doc = json.loads(export.read_regular_bytes(path).decode("utf-8"))
+            i, n = doc["shard"]
+            ok = (doc.get("schema") == MANIFEST_SCHEMA and isinstance(i, int) and isinstance(n, int)
+                  and 0 <= i < n and path.parent.name == f"{i}-of-{n}" and isinstance(doc.get("items"), list)
+                  and all(isinstance(x, dict) and isinstance(x.get("position"), int)
+                          and isinstance(x.get("resolved"), str) and isinstance(x.get("name"), str)
+                          for x in doc["items"]))
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError):
+            ok = False
+        if not ok:
+            log.warning("%s is damaged; rerun that shard with --resume to rewrite it", path)
+            continue
+        out.append(doc)
+    return out
+
+
+class _MergeLock:
+    """An exclusive ``flock`` on ``DIR/shards/.merge.lock`` (no-op where there is no ``flock``)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / SHARDS_DIR / ".merge.lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> "_MergeLock":
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # releases the lock
+
+
+def merge_shards(out_dir: str | Path) -> MergeSummary:
+    """Combine the shards of a sharded run in ``out_dir`` (``nodis predict --merge DIR``).
+
+    The shards are those of the most recently finished shard's run (same number of shards, same
+    sorted input list); every one of them must have finished, else :class:`ShardsIncomplete` names
+    the missing ones. Writes ``DIR/index.jsonl`` (the last record of every image, in input order,
+    after the records of images outside this run), ``DIR/errors.jsonl`` (the images whose last
+    record is a failure; removed when none failed) and the run-level formats the shards were asked
+    for, from the per-image JSON files. Safe to run several times and while nothing else writes
+    ``DIR``; :func:`predict_paths` calls it under a lock when the last shard finishes."""
+    out_dir = Path(out_dir)
+    if not (out_dir / SHARDS_DIR).is_dir():
+        raise InputError(f"{out_dir}: nothing to merge (no {SHARDS_DIR}/ folder; shards are written by "
+                         f"`nodis predict ... --shard I/N --out {out_dir}`)")
+    with _MergeLock(out_dir):
+        return _merge_locked(out_dir)
+
+
+def try_merge(out_dir: str | Path) -> MergeSummary | None:
+    """:func:`merge_shards` when every shard has finished, else None (logged)."""
+    try:
+        return merge_shards(out_dir)
+    except ShardsIncomplete as e:
+        log.info("%s", e)
+        return None
+
+
+def _merge_locked(out_dir: Path) -> MergeSummary:
+    manifests = _read_manifests(out_dir)
+    if not manifests:
+        raise ShardsIncomplete(f"{out_dir}: no finished shard yet (no {SHARDS_DIR}/I-of-N/{MANIFEST_NAME})")
+    newest = max(manifests, key=lambda m: str(m.get("finished", "")))
+    n, key = newest["shard"][1], newest.get("inputs")
+    group = {m["shard"][0]: m for m in manifests if m["shard"][1] == n and m.get("inputs") == key}
+    others = len(manifests) - len(group)
+    if others:
+        log.warning("%s: %d shard file(s) of another run (other inputs or shard count) are ignored", out_dir, others)
+    missing = [i for i in range(n) if i not in group]
+    if missing:
+        raise ShardsIncomplete(f"{out_dir}: {len(group)} of {n} shards have finished; waiting for shard(s) "
+                               + ", ".join(f"{i}/{n}" for i in missing[:20]) + (" ..." if len(missing) > 20 else ""))
+    if len({(tuple(m.get("formats") or ()), m.get("settings")) for m in group.values()}) > 1:
+        raise InputError(f"{out_dir}: the {n} shards ran with different settings or formats; rerun them alike "
+                         "(with --resume, finished images are kept)")
+    items = sorted((x for m in group.values() for x in m["items"]), key=lambda x: x["position"])
+    num = int(newest.get("num_inputs", len(items)))
+    if [x["position"] for x in items] != list(range(num)):
+        raise InputError(f"{out_dir}: the shard files do not cover the {num} inputs exactly once; rerun the shards")
+    latest = _latest_records(out_dir)
+    ours = {x["resolved"] for x in items}
+
+    summary = MergeSummary(out_dir=out_dir, shards=n, total=num)
+    records, errors = [], []
+    old_index = export.read_jsonl(out_dir / INDEX_NAME) if (out_dir / INDEX_NAME).is_file() else []
+    records += [r for r in old_index if _record_key(r) not in ours]
+    old_errors = export.read_jsonl(out_dir / ERRORS_NAME) if (out_dir / ERRORS_NAME).is_file() else []
+    errors += [r for r in old_errors if _record_key(r) not in ours]
+    for x in items:
+        rec = latest.get(x["resolved"])
+        if rec is None:
+            rec = {"image": x["image"], "resolved": x["resolved"], "name": x["name"], "status": "error",
+                   "error": "no record of this image in its shard's index", "type": "InputError", "finished": _now()}
+        records.append(rec)
+        if rec.get("status") == "ok":
+            summary.done += 1
+        else:
+            reason = str(rec.get("error") or "failed")
+            summary.failed[str(rec.get("image", x["image"]))] = reason
+            errors.append({k: rec.get(k) for k in ("image", "resolved", "name", "error", "type", "finished")})
+    export.write_jsonl_index(out_dir / INDEX_NAME, records)
+    if errors:
+        export.write_jsonl_index(out_dir / ERRORS_NAME, errors)
+    else:
+        export.remove_outputs([out_dir / ERRORS_NAME])
+    run_items = [_Item(Path(x["image"]), x["name"], x["position"], x["resolved"]) for x in items]
+    summary.run_outputs = write_run_outputs(out_dir, run_items, newest.get("formats") or ())
+    log.info("merged %d shards of %s: %d images, %d failed", n, out_dir, summary.done, len(summary.failed))
+    return summary

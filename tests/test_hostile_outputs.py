@@ -33,6 +33,8 @@ def _check_all_formats(g, tmp_path):
     img = Image.new("RGB", (640, 480), (90, 120, 90))
     tmp_path.mkdir()
     for f, spec in FORMATS.items():
+        if f.startswith("history"):  # needs a trajectory over t, not a single graph
+            continue
         path = tmp_path / ("x" + spec.suffix)
         export.save_graph(g, path, format=f, image=img, show_scores=True)
     etree.parse(str(tmp_path / "x.svg"))  # lxml rejects XML-invalid characters

@@ -251,17 +251,21 @@ def test_shards_cover_every_input_exactly_once(model, tmp_path):
     src = tmp_path / "imgs"
     images(src, 7, size=(40, 32))
     out = tmp_path / "out"
-    totals = []
+    totals, merged = [], []
     for i in range(3):
         s = predict_paths(model, [src], out, shard=f"{i}/3", formats="json,vg", workers=1)
         assert not s.failed
         totals.append(s.total)
+        merged.append(s.merged)
+        # a shard never writes the run-level files of DIR: only its own, in DIR/shards/I-of-3/
+        names = [r["name"] for r in export.read_jsonl(out / "shards" / f"{i}-of-3" / "index.jsonl", strict=True)]
+        assert names == [f"im{k}" for k in range(i, 7, 3)]  # shard i took positions i, i+3, ...
+        assert (out / "shards" / f"{i}-of-3" / "scene_graphs.json").is_file()
+        assert (out / "index.jsonl").exists() == (i == 2)
     assert totals == [3, 2, 2]
-    names = [r["name"] for r in index_lines(out)]
-    assert sorted(names) == [f"im{k}" for k in range(7)]
-    # shard i took positions i, i+3, ... of the sorted list
-    assert names[:3] == ["im0", "im3", "im6"]
-    # the last shard's run-level file holds every image, ids = position in the sorted list + 1
+    # the last shard to finish merged the run: index and run-level files in input order
+    assert merged[:2] == [None, None] and (merged[2].done, merged[2].total, merged[2].shards) == (7, 7, 3)
+    assert [r["name"] for r in index_lines(out)] == [f"im{k}" for k in range(7)]
     vg = export.read_vg_scene_graphs(out / "scene_graphs.json")
     assert [e["image_id"] for e in vg] == list(range(1, 8))
 

@@ -10,7 +10,10 @@ colour, resize to ``size``, normalise (facts sheet §1).
 """
 from __future__ import annotations
 
+import errno
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -47,6 +50,58 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+#: The Pillow formats nodis decodes (MPO: the JPEGs of many cameras). Others (EPS, which runs
+#: Ghostscript, PSD, ...) are refused even when Pillow has a plugin for them.
+PIL_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "WEBP", "TIFF", "GIF", "PPM")
+Image.init()  # register every plugin, so that Image.open(..., formats=PIL_FORMATS) knows them all
+PIL_FORMATS = tuple(f for f in PIL_FORMATS if f in Image.OPEN)  # e.g. WEBP only when Pillow has libwebp
+
+
+def open_image_file(path: str | Path) -> io.BufferedReader:
+    """Open ``path`` for reading if it is a non-empty regular file; else :class:`ImageError` saying
+    why (missing, a folder, a FIFO / device / socket, a symlink loop, unreadable, empty). The file is
+    opened non-blocking, so a FIFO cannot hang the caller, and checked with ``fstat`` after opening."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise ImageError(f"{p}: no such file" + (" (a broken symbolic link)" if os.path.islink(p) else "")) from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ImageError(f"{p}: symbolic link loop; not an image") from None
+        if e.errno == errno.EISDIR:
+            raise ImageError(f"{p}: is a folder, not an image") from None
+        raise ImageError(f"{p}: cannot read file ({e.strerror or e})") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageError(f"{p}: is a folder, not an image")
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "a device"
+            raise ImageError(f"{p}: is {kind}, not a regular file; only image files are read")
+        if st.st_size == 0:
+            raise ImageError(f"{p}: file is empty")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    return f
+
+
+def image_size(path: str | Path) -> tuple[int, int] | None:
+    """``(width, height)`` from the header of the image file ``path`` (nothing decoded), or None when
+    it is not a readable image (:func:`load_image` then says why)."""
+    try:
+        with open_image_file(path) as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(f, formats=PIL_FORMATS) as im:
+                return tuple(im.size)  # type: ignore[return-value]
+    except Exception:  # noqa: BLE001 - any failure is reported by load_image
+        return None
+
+
 def load_image(src: ImageLike, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Return ``src`` as an RGB PIL image (see module docstring for what is accepted)."""
     name = str(src) if isinstance(src, (str, Path)) else type(src).__name__
@@ -65,28 +120,24 @@ def load_image(src: ImageLike, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
         img = src
     else:
         if isinstance(src, (str, Path)):
-            p = Path(src)
-            if not p.exists():
-                raise ImageError(f"{p}: no such file")
-            if p.is_dir():
-                raise ImageError(f"{p}: is a folder, not an image")
-            try:
-                data = p.read_bytes()
-            except OSError as e:
-                raise ImageError(f"{p}: cannot read file ({e.strerror or e})") from e
+            fp = open_image_file(src)
         else:
             data = bytes(src)
-        if not data:
-            raise ImageError(f"{name}: file is empty")
+            if not data:
+                raise ImageError(f"{name}: file is empty")
+            fp = io.BytesIO(data)
         try:
-            with warnings.catch_warnings():
+            with fp, warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                img = Image.open(io.BytesIO(data))
+                # the header is identified first (a few bytes: a large file that is no image is refused
+                # without being read), then the pixels are decoded straight from the file
+                img = Image.open(fp, formats=PIL_FORMATS)
                 w, h = img.size
                 if w * h > max_pixels:
                     raise ImageError(f"{name}: image is {w}x{h} = {w * h / 1e6:.0f} megapixels, more than the "
                                      f"{max_pixels / 1e6:.0f} MP limit; downscale it first")
                 img.load()
+                return _finish(img, name, max_pixels)  # while the file is open (EXIF of some formats)
         except ImageError:
             raise
         except UnidentifiedImageError:
@@ -95,6 +146,10 @@ def load_image(src: ImageLike, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
             raise ImageError(f"{name}: image too large ({e})") from None
         except (OSError, SyntaxError, ValueError) as e:
             raise ImageError(f"{name}: image is corrupt or truncated ({e})") from None
+    return _finish(img, name, max_pixels)
+
+
+def _finish(img: Image.Image, name: str, max_pixels: int) -> Image.Image:
     w, h = img.size
     if w < 1 or h < 1:
         raise ImageError(f"{name}: image has no pixels ({w}x{h})")
