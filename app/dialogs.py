@@ -94,7 +94,7 @@ def model_card_text(weights: str | Path | None = None) -> str:
 
 
 class AboutDialog(QDialog):
-    def __init__(self, model_name: str, device: str, weights: str | None, parent=None) -> None:
+    def __init__(self, model_name: str, device: str, weights: str | None, parent=None, demo_note: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("About nodis-viewer")
         text = QTextBrowser()
@@ -105,7 +105,7 @@ class AboutDialog(QDialog):
               "an interactive scene graph and scrub the ODE time *t* to watch objects and relations get "
               "classified.\n\n"
               f"**Model:** {model_name or 'not loaded'}  \n**Device:** {device or '–'}  \n"
-              f"**Weights:** {weights or 'default demo model'}\n\n---\n\n")
+              f"**Weights:** {weights or 'default demo model'}\n\n" + demo_note + "---\n\n")
         md += card if card else "*No model card found (weights/MODEL_CARD.md).*"
         text.setMarkdown(md)
         self.text = text

@@ -50,6 +50,7 @@ from nodis.render import focus_graph, match_ground_truth
 
 from . import qtfix
 from .box_editing import BoxEditor
+from .demo_notice import DemoNotice
 from .dialogs import AboutDialog, ShortcutsDialog
 from .export_controller import ExportController
 from .exporting import SINGLE_EXPORTS
@@ -451,6 +452,7 @@ class MainWindow(QMainWindow):
         self.nfe_label = QLabel("")
         for w in (self.progress, self.cancel_btn, self.time_label, self.nfe_label, self.model_label):
             sb.addPermanentWidget(w)
+        self.demo_notice = DemoNotice(sb)  # the demo model on an image not from its world (nodis.provenance)
 
     # ================================================================ settings
     def restore_settings(self) -> None:
@@ -528,6 +530,7 @@ class MainWindow(QMainWindow):
         self.state.set_model(name, device, model.vocab, float(model.cfg.t_end))
         self._set_model_label(f"model: {name} · {device}")
         self.model_label.setToolTip(f"weights: {self.weights or 'default demo model'}")
+        self.demo_notice.set_model(model, name)
         self.label_combo.clear()
         self.label_combo.addItems(list(model.vocab.classes[1:]))
         comp = QCompleter(list(model.vocab.classes[1:]), self.label_combo)
@@ -722,6 +725,7 @@ class MainWindow(QMainWindow):
     def _on_current(self, eid: int) -> None:
         self.engine.set_current(eid)
         e = self.state.current
+        self.demo_notice.set_image(e.path if e is not None else None)
         self._last_drawn = None
         self._load_current_image()
         self._update_title()
@@ -1042,4 +1046,5 @@ class MainWindow(QMainWindow):
         ShortcutsDialog(self).exec()
 
     def show_about(self) -> None:
-        AboutDialog(self.state.model_name, self.state.model_device, self.weights, self).exec()
+        AboutDialog(self.state.model_name, self.state.model_device, self.weights, self,
+                    demo_note=self.demo_notice.about_text()).exec()
