@@ -51,7 +51,8 @@ def evaluate_model(model, root: str | Path, mode: str, split: str = "test", limi
     for i in tqdm(range(n), disable=not progress, desc=f"eval {mode}", dynamic_ncols=True):
         s = ds[i]
         gt = GroundTruth(s.boxes, s.labels, s.relations)
-        traj = model.predict(s.image_path, mode=mode, boxes=s.boxes, labels=s.labels,
+        traj = model.predict(s.image_path, mode=mode, boxes=None if mode == "sgdet" else s.boxes,
+                             labels=s.labels if mode == "predcls" else None,
                              times=(t_list or None))
         g = traj.graph_at(traj.t_end)
         ev.add(gt, Prediction.from_graph(g, P).in_mode(mode, gt))

@@ -17,6 +17,19 @@ from typing import Any
 
 from .errors import InputError
 
+
+def check_score_threshold(value: float, name: str = "threshold") -> float:
+    """``value`` as a float in [0, 1], the range of object and triplet scores; anything else (NaN, 2, -0.1)
+    raises :class:`InputError` naming ``name``. The one rule for thresholds in the API, the CLI and the viewer."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= v <= 1.0:  # also false for NaN
+        raise InputError(f"{name} must be in [0, 1] (scores are probabilities), got {value!r}")
+    return v
+
+
 SCHEMA = "nodis.scene_graph/1"
 
 
@@ -100,7 +113,10 @@ class SceneGraph:
     def filtered(self, top_k: int | None = None, threshold: float = 0.0,
                  object_threshold: float = 0.0) -> "SceneGraph":
         """A copy keeping objects with score >= ``object_threshold`` and the top-``top_k`` relations
-        with triplet score >= ``threshold`` among them. Object indices are preserved (not renumbered)."""
+        with triplet score >= ``threshold`` among them. Object indices are preserved (not renumbered).
+        Thresholds outside [0, 1] raise :class:`InputError` (:func:`check_score_threshold`)."""
+        threshold = check_score_threshold(threshold, "threshold")
+        object_threshold = check_score_threshold(object_threshold, "object_threshold")
         objs = [o for o in self.objects if o.score >= object_threshold]
         keep = {o.index for o in objs}
         limit = None if top_k is None else max(0, int(top_k))

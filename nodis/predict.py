@@ -49,7 +49,7 @@ from typing import Any
 from . import export
 from .data.transforms import IMAGE_SUFFIXES, load_image
 from .errors import ConfigError, ExportError, InputError, NodisError
-from .graph import SceneGraph
+from .graph import SceneGraph, check_score_threshold
 
 log = logging.getLogger(__name__)
 
@@ -748,8 +748,8 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
     shard_t = parse_shard(shard)
     if top_k is not None and top_k < 0:
         raise ConfigError(f"--top-k must be >= 0, got {top_k}")
-    if not (math.isfinite(threshold) and math.isfinite(object_threshold)):
-        raise ConfigError("--threshold and --object-threshold must be numbers")
+    threshold = check_score_threshold(threshold, "threshold (--threshold)")
+    object_threshold = check_score_threshold(object_threshold, "object_threshold (--object-threshold)")
     if distributions not in DISTRIBUTIONS:
         raise ConfigError(f"distributions must be one of {', '.join(DISTRIBUTIONS)}")
     t_end = float(model.cfg.t_end)

@@ -26,6 +26,11 @@ BOXES = [[50, 40, 150, 120], [120, 100, 260, 200], [10, 10, 300, 230], [200, 20,
 LABELS = [78, 64, 22, 136]
 
 
+def given(mode: str, boxes=BOXES, labels=LABELS) -> dict:
+    """The inputs ``model.predict`` takes in ``mode``: none for sgdet, boxes for sgcls, boxes and labels for predcls."""
+    return {} if mode == "sgdet" else {"boxes": boxes} if mode == "sgcls" else {"boxes": boxes, "labels": labels}
+
+
 def make_toy_dataset(root, n_train: int = 16, n_test: int = 6, seed: int = 0):
     """A tiny VG-layout dataset of coloured shapes (independent of the procedural world)."""
     from pathlib import Path

@@ -10,7 +10,7 @@ import torch
 from nodis.checkpoint import load_checkpoint
 from nodis.data.vg import VGDataset
 from nodis.train import DetectorLoss, RelationLoss, TrainData, build_model, run_stage, train, train_preset
-from tests.helpers import make_toy_dataset
+from tests.helpers import given, make_toy_dataset
 
 TINY = dict(batch_size=2, workers=0, num_val_im=2, val_images=2, log_every=1)
 
@@ -78,7 +78,7 @@ def test_full_train_writes_a_checkpoint_for_all_modes(toy, tmp_path):
     assert info["train_config"]["preset"] == "demo" and "val" in info
     img = sorted((Path(toy) / "VG_100K").glob("*.jpg"))[-1]
     for mode in ("predcls", "sgcls", "sgdet"):
-        g = model.predict(img, mode=mode, boxes=[[5, 5, 40, 40], [50, 20, 90, 70]], labels=[1, 2]).graph_at(1.5)
+        g = model.predict(img, mode=mode, **given(mode, [[5, 5, 40, 40], [50, 20, 90, 70]], [1, 2])).graph_at(1.5)
         assert g.objects
 
 

@@ -357,6 +357,9 @@ class NODIS(nn.Module):
 
     def _check_inputs(self, mode, boxes, labels, W, H):
         if mode == "sgdet":
+            if boxes is not None or labels is not None:
+                raise InputError("mode sgdet detects its own boxes: boxes and labels are only used with mode "
+                                 "sgcls (boxes) or predcls (boxes and labels)")
             return None, None
         if boxes is None:
             raise InputError(f"mode {mode} needs boxes (x1, y1, x2, y2 in image pixels); use sgdet for images only")

@@ -15,7 +15,7 @@ from nodis.config import preset
 from nodis.errors import CheckpointError
 from nodis.model import NODIS
 from nodis.vocab import vg150
-from tests.helpers import BOXES, LABELS, make_model
+from tests.helpers import BOXES, LABELS, given, make_model
 
 # reduced-width variant of the official layout: exact key names, VGG16 backbone, smaller heads/image
 SMALL_VG = dict(image_size=160, roi_dim=256, hidden_dim=64, embed_dim=32, pos_dim=16, rpn_post_nms=64, max_objects=12)
@@ -71,7 +71,7 @@ def test_import_official_reduced_checkpoint_runs_all_modes(tmp_path, rgb_image):
     for k, v in src.state_dict().items():
         assert torch.equal(model.state_dict()[k], v), k
     for mode in ("predcls", "sgcls", "sgdet"):
-        g = model.predict(rgb_image, mode=mode, boxes=BOXES, labels=LABELS).graph_at(1.5)
+        g = model.predict(rgb_image, mode=mode, **given(mode)).graph_at(1.5)
         assert g.relations or mode == "sgdet"
     # conversion to our format and back is bit-exact
     out = save_checkpoint(model, tmp_path / "converted.safetensors")

@@ -3,12 +3,12 @@ import pytest
 
 from nodis.errors import InputError
 from nodis.model import default_times
-from tests.helpers import BOXES, LABELS, make_model
+from tests.helpers import BOXES, LABELS, given, make_model
 
 
 @pytest.mark.parametrize("mode", ["sgdet", "sgcls", "predcls"])
 def test_shapes_per_mode(demo_model, rgb_image, mode):
-    traj = demo_model.predict(rgb_image, mode=mode, boxes=BOXES, labels=LABELS)
+    traj = demo_model.predict(rgb_image, mode=mode, **given(mode))
     g = traj.graph_at(1.5)
     G = len(default_times(1.5))
     assert traj.times.shape == (G,) and traj.times[0] == 0 and 1.5 in traj.times.tolist()
@@ -41,8 +41,8 @@ def test_shapes_per_mode(demo_model, rgb_image, mode):
 @pytest.mark.parametrize("mode", ["sgcls", "sgdet"])
 def test_grid_equals_two_point_solve_at_t_end(rgb_image, policy, mode):
     model = make_model(state_policy=policy)
-    full = model.predict(rgb_image, mode=mode, boxes=BOXES).graph_at(1.5)
-    two = model.predict(rgb_image, mode=mode, boxes=BOXES, times=[0.0, 1.5]).graph_at(1.5)
+    full = model.predict(rgb_image, mode=mode, **given(mode)).graph_at(1.5)
+    two = model.predict(rgb_image, mode=mode, times=[0.0, 1.5], **given(mode)).graph_at(1.5)
     for g in (full, two):  # the NFE differ: the grid solve goes on to t = 2.5
         g.meta.pop("nfe_object"), g.meta.pop("nfe_predicate")
     assert full.to_dict() == two.to_dict()
