@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import ConfigError, ExportError, NodisError
+from .errors import ConfigError, ExportError, InputError, NodisError
 
 log = logging.getLogger("nodis")
 
@@ -60,7 +60,7 @@ def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False
-    for name in ("app",):
+    for name in ("nodis_viewer",):
         logging.getLogger(name).setLevel(level)
 
 
@@ -71,9 +71,49 @@ def _device_arg(p: argparse.ArgumentParser) -> None:
 
 def _weights_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default=None, metavar="W",
-                   help="our .safetensors checkpoint or an official .tar (default: the shipped demo model)")
+                   help="our .safetensors checkpoint or an official .tar (default: the shipped demo model "
+                        "nodis-demo); 'random': a randomly initialised demo model, for testing only")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow full unpickling of a legacy official .tar (runs code in the file: only for files you trust)")
+
+
+def _score(text: str) -> float:
+    """argparse type of --threshold / --object-threshold: a score in [0, 1] (the API's rule, same message)."""
+    from .graph import check_score_threshold
+
+    try:
+        return check_score_threshold(text, "the value")
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def check_output_folder(out: str | Path) -> Path:
+    """``out`` as a Path after checking, without creating anything, that it is or can become a writable folder."""
+    out = Path(os.path.expanduser(str(out)))
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out {out} is a file, not a folder; choose a folder (it is created when missing)")
+    probe = out
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ExportError(f"cannot create the output folder {out}: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ExportError(f"cannot write to the output folder {out}: {probe} is not writable")
+    return out
+
+
+def warn_if_outside_world(model, images) -> bool:
+    """Once per run, on stderr: the note that a demo (world) model runs on images that are not from its
+    world (rule: :mod:`nodis.provenance`). Returns whether the note was printed."""
+    from .provenance import count_outside_world, demo_model_note, is_world_model
+
+    if not is_world_model(model):
+        return False
+    outside, total = count_outside_world(images)
+    if not outside:
+        return False
+    print(f"nodis: note: {demo_model_note(getattr(model, 'weights_name', None), outside, total)}", file=sys.stderr)
+    return True
 
 
 def _positive_int(text: str) -> int:
@@ -86,28 +126,41 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def check_weights_arg(weights: str | None) -> None:
+    """Fail fast (before torch is imported) on a --weights file that does not exist, and on a missing
+    shipped demo model: nodis never falls back to random weights unless asked (``--weights random``)."""
+    from . import assets
+    from .errors import CheckpointError
+
+    if weights == assets.RANDOM_WEIGHTS:
+        return
+    if weights is None:
+        if assets.demo_weights() is None:
+            raise CheckpointError(
+                f"the shipped demo model is missing from this install ({assets.demo_weights_path()}); reinstall "
+                f"nodis, pass --weights FILE, or --weights {assets.RANDOM_WEIGHTS} for a randomly initialised model")
+        return
+    p = Path(weights)
+    if not p.is_file():
+        raise CheckpointError(f"{p}: no such checkpoint file" + (" (it is a folder)" if p.is_dir() else "")
+                              + f"; pass one of our .safetensors files or an official .tar (--weights "
+                              f"{assets.RANDOM_WEIGHTS}: a randomly initialised model)")
+
+
 def load_model_for_cli(weights: str | None, device: str | None, trust_pickle: bool = False, quiet: bool = False):
-    """:func:`nodis.load_model` with a clear warning when the model is the random-init demo model."""
+    """:func:`nodis.load_model`; ``--weights random`` gets a loud warning (its graphs are meaningless)."""
     import nodis
 
+    check_weights_arg(weights)
     if device is None and os.environ.get("LOCAL_RANK") is not None:
         import torch
 
         if torch.cuda.is_available():
             device = f"cuda:{int(os.environ['LOCAL_RANK']) % max(1, torch.cuda.device_count())}"
-    lib_log = logging.getLogger("nodis")
-    level = lib_log.level
-    if weights is None and nodis.default_weights() is None:
-        lib_log.setLevel(logging.ERROR)  # the library's one-line warning is replaced by the fuller one below
-    try:
-        model = nodis.load_model(weights, device=device, trust_pickle=trust_pickle)
-    finally:
-        lib_log.setLevel(level)
+    model = nodis.load_model(weights, device=device, trust_pickle=trust_pickle)
     if getattr(model, "weights_name", None) == "random-init" and not quiet:
-        print("nodis: warning: no trained weights (weights/nodis-demo.safetensors is missing and no --weights "
-              "given): using a RANDOMLY INITIALISED demo model. Its scene graphs are meaningless; outputs are "
-              "marked \"weights\": \"random-init\". Train one with `nodis train --preset demo --install "
-              "weights/nodis-demo.safetensors` or pass --weights.", file=sys.stderr)
+        print("nodis: warning: --weights random: using a RANDOMLY INITIALISED demo model. Its scene graphs are "
+              "meaningless; outputs are marked \"weights\": \"random-init\".", file=sys.stderr)
     return model
 
 
@@ -127,8 +180,7 @@ Reference: docs/cli.md"""
 
 
 def add_predict(sub) -> None:
-    from .export import FORMATS
-    from .predict import RUN_FORMATS
+    from .export import BATCH_FORMATS, FORMATS  # torch-free: building the parser must stay instant
 
     per_image = ", ".join(f for f in FORMATS if f not in ("vg", "sgb"))
     p = sub.add_parser(
@@ -153,12 +205,12 @@ def add_predict(sub) -> None:
                    help="ODE times to write, start:stop:step or a comma list (t_end is always added; default t_end only)")
     p.add_argument("--top-k", type=_positive_int, default=None, metavar="K",
                    help="keep the K best relations (default: all candidate pairs)")
-    p.add_argument("--threshold", type=float, default=0.0, metavar="S",
-                   help="keep relations with triplet score >= S (default 0)")
-    p.add_argument("--object-threshold", type=float, default=0.0, metavar="S",
-                   help="keep objects with score >= S and the relations among them (default 0)")
+    p.add_argument("--threshold", type=_score, default=0.0, metavar="S",
+                   help="keep relations with triplet score >= S, S in [0, 1] (default 0)")
+    p.add_argument("--object-threshold", type=_score, default=0.0, metavar="S",
+                   help="keep objects with score >= S, S in [0, 1], and the relations among them (default 0)")
     p.add_argument("--format", "-f", default="json", metavar="LIST",
-                   help=f"comma list of outputs; per image: {per_image}; per run: {', '.join(RUN_FORMATS)} "
+                   help=f"comma list of outputs; per image: {per_image}; per run: {', '.join(BATCH_FORMATS)} "
                         "(json is always written)")
     p.add_argument("--distributions", default="t_end", choices=["t_end", "all", "none"],
                    help="full class/predicate distributions in the JSON: at t_end only (default), at every time, or none")
@@ -183,8 +235,16 @@ class _Terminated(KeyboardInterrupt):
 
 
 def run_predict(args) -> int:
-    from . import resolve_device
-    from .predict import default_shard, parse_formats, parse_shard, parse_times, predict_paths
+    # every option and path is checked before torch is imported and the model loaded (a typo costs no wait)
+    from .predict import (
+        BoxSource,
+        default_shard,
+        expand_inputs,
+        parse_formats,
+        parse_shard,
+        parse_times,
+        predict_paths,
+    )
 
     quiet = bool(getattr(args, "quiet", False))
     if getattr(args, "merge", None) is not None:
@@ -196,8 +256,6 @@ def run_predict(args) -> int:
     parse_times(args.times)
     parse_times(args.strip_times)
     parse_formats(args.format)
-    if args.device is not None:
-        resolve_device(args.device)
     shard = parse_shard(args.shard) or default_shard()
     group = _torchrun_group() if args.shard is None and shard else False  # torchrun: barrier, rank 0 merges
     args._merge = False if group else None
@@ -206,7 +264,27 @@ def run_predict(args) -> int:
                           f"{' with labels' if args.mode == 'predcls' else ''}); see docs/cli.md")
     if args.mode == "sgdet" and args.boxes is not None:
         raise ConfigError("--boxes is only used with --mode sgcls or --mode predcls")
+    check_weights_arg(args.weights)
+    out = check_output_folder(args.out)
+    for inp in args.inputs:
+        if Path(inp).is_dir() and Path(inp).resolve() == out.resolve():
+            raise ConfigError(f"the output folder {out} is also an input folder; choose another --out "
+                              "(outputs such as NAME.png would be read as images on the next run)")
+    images = expand_inputs(args.inputs, exclude=[out])  # a missing input raises here
+    if not images:
+        from .data.transforms import IMAGE_SUFFIXES
+
+        raise InputError("no images found in " + ", ".join(map(str, args.inputs))
+                         + f" (looked for {', '.join(IMAGE_SUFFIXES)})")
+    if args.boxes is not None:
+        args.boxes = BoxSource.load(args.boxes)  # a missing or malformed boxes file fails here
+    if args.device is not None:
+        from . import resolve_device
+
+        resolve_device(args.device)
     model = load_model_for_cli(args.weights, args.device, args.trust_pickle, quiet)
+    if not quiet:
+        warn_if_outside_world(model, images)
     if getattr(args, "half", False):
         model.set_half_precision(True)
     log.info("model %s (preset %s, t_end %g) on %s", getattr(model, "weights_name", "?"), model.cfg.preset,
@@ -352,11 +430,15 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 
 
 def run_convert(args) -> int:
-    from .checkpoint import import_official, save_checkpoint
     from .config import preset
+    from .errors import CheckpointError
     from .vocab import Vocabulary
 
     src, out = Path(args.source), Path(args.out)
+    if not src.is_file():  # checked before torch is imported
+        raise CheckpointError(f"{src}: no such file" + (" (it is a folder)" if src.is_dir() else ""))
+    if out.is_dir():
+        raise ExportError(f"{out} is a folder; name the output file, e.g. {out / (src.stem + '.safetensors')}")
     if out.suffix.lower() in (".tar", ".pth", ".pt", ".ckpt"):
         raise ConfigError(f"{out}: the output is written as safetensors; name it *.safetensors "
                           f"({out.suffix} files are read as official checkpoints)")
@@ -375,6 +457,8 @@ def run_convert(args) -> int:
             raise ConfigError(f"--vocab {args.vocab}: {e}") from None
     if vocab is not None and (vocab.num_classes != cfg.num_classes or vocab.num_predicates != cfg.num_predicates):
         cfg = cfg.replace(num_classes=vocab.num_classes, num_predicates=vocab.num_predicates)
+    from .checkpoint import import_official, save_checkpoint
+
     model = import_official(src, cfg=cfg, vocab=vocab, trust_pickle=args.trust_pickle,
                             detector_only=True if args.detector_only else None, t_end=args.t_end)
     from datetime import datetime, timezone
@@ -399,9 +483,10 @@ def run_convert(args) -> int:
 def add_info(sub) -> None:
     p = sub.add_parser(
         "info", parents=[_common()], help="show what a checkpoint holds (preset, vocabulary, t_end, ODE, metrics)",
-        description="Print the header of one of our .safetensors checkpoints (default: the shipped demo model): "
-                    "preset, vocabulary sizes, t_end, ODE settings, training info and metrics. An official .tar "
-                    "is summarised (tensor count) without converting it.")
+        description="Print the header of one of our .safetensors checkpoints (default: the shipped demo model "
+                    "nodis-demo): its name (as outputs give it), preset, vocabulary sizes, t_end, ODE settings, "
+                    "what it was trained on, its test metrics (metrics.json beside the file) and training info. "
+                    "An official .tar is summarised (tensor count) without converting it.")
     p.add_argument("weights", nargs="?", default=None, metavar="WEIGHTS", help="checkpoint file")
     p.add_argument("--json", action="store_true", help="print the whole header as JSON")
     p.add_argument("--trust-pickle", action="store_true", help="as for convert (official .tar files only)")
@@ -420,8 +505,49 @@ def _human_count(n: int) -> str:
     return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.1f} k" if n >= 1e3 else str(n)
 
 
-def describe_header(header: dict[str, Any], path: Path | None = None, tensors: dict[str, int] | None = None) -> str:
-    """A human-readable summary of a checkpoint header (``nodis info``)."""
+def _trained_on(header: dict[str, Any]) -> str:
+    """What a checkpoint was trained on, from its header (training config, vocabulary, conversion info)."""
+    from .assets import OFFICIAL_WEIGHTS_URL, WORLD_VOCAB_NAME
+
+    info = header.get("info") if isinstance(header.get("info"), dict) else {}
+    tc = info.get("train_config") if isinstance(info.get("train_config"), dict) else {}
+    vocab = (header.get("vocab") or {}).get("name")
+    if vocab == WORLD_VOCAB_NAME:
+        world = (tc.get("extra") or {}).get("world") if isinstance(tc.get("extra"), dict) else None
+        size = (f": {world[0]} train + {world[1]} test images" if isinstance(world, (list, tuple)) and len(world) == 2
+                else "")
+        seed = f", seed {tc['seed']}" if "seed" in tc else ""
+        return (f"the procedural scene world (docs/world.md){size}{seed}. A demo model: it knows only that "
+                f"world's drawings, its graphs of real photographs are not meaningful; official checkpoints: "
+                f"{OFFICIAL_WEIGHTS_URL} (convert with `nodis convert`)")
+    if info.get("converted_from"):
+        return f"the original release's training (converted from {info['converted_from']})"
+    if tc.get("data"):
+        return f"{tc['data']} (vocabulary {vocab})"
+    return f"not recorded in the file (vocabulary {vocab})"
+
+
+def _metrics_rows(metrics: dict[str, Any], source: str | None) -> list[tuple[str, str]]:
+    """``test R@K`` rows per mode from an evaluation result ``{mode: {"R@50": 0.64, ...}}``."""
+    rows = []
+    for mode in ("predcls", "sgcls", "sgdet"):
+        m = metrics.get(mode)
+        if not isinstance(m, dict) or "R@50" not in m:
+            continue
+        ks = [k for k in (20, 50, 100) if f"R@{k}" in m]
+        parts = ["R@" + "/".join(map(str, ks)) + " " + " / ".join(f"{100 * m[f'R@{k}']:.1f}" for k in ks)]
+        parts += [f"{name}@50 {100 * m[name + '@50']:.1f}" for name in ("ngR", "mR", "zsR") if f"{name}@50" in m]
+        n = f" ({m['num_images']} {m.get('split', 'test')} images)" if "num_images" in m else ""
+        rows.append((f"test {mode}", ", ".join(parts) + n))
+    if rows and source:
+        rows.append(("metrics from", source))
+    return rows
+
+
+def describe_header(header: dict[str, Any], path: Path | None = None, tensors: dict[str, int] | None = None,
+                    test_metrics: dict[str, Any] | None = None, metrics_source: str | None = None) -> str:
+    """A human-readable summary of a checkpoint header (``nodis info``); ``test_metrics``: an evaluation
+    result (``metrics.json`` beside the checkpoint) shown as test R@K rows."""
     cfg = header.get("config", {})
     vocab = header.get("vocab", {})
     rows: list[tuple[str, str]] = []
@@ -430,7 +556,8 @@ def describe_header(header: dict[str, Any], path: Path | None = None, tensors: d
         if tensors is not None:
             extra = f", {tensors['count']} tensors, {_human_count(tensors['numel'])} values"
         rows.append(("file", f"{path} ({_human_bytes(path.stat().st_size)}{extra})"))
-    rows.append(("name", str(header.get("weights_name", "?"))))
+    # the name outputs give the model ("weights": ...) is the file's stem, e.g. nodis-demo
+    rows.append(("name", path.stem if path is not None else str(header.get("weights_name", "?"))))
     if header.get("format"):
         rows.append(("format", str(header["format"])))
     rows.append(("preset", f"{cfg.get('preset')} (backbone {cfg.get('backbone')}, input {cfg.get('image_size')} px, "
@@ -444,6 +571,9 @@ def describe_header(header: dict[str, Any], path: Path | None = None, tensors: d
                         f"P-ODE {'on' if cfg.get('predicate_ode', True) else 'off'}"))
     rows.append(("front-end", f"{cfg.get('frontend')}"))
     info = header.get("info") or {}
+    rows.append(("trained on", _trained_on(header)))
+    if test_metrics:
+        rows += _metrics_rows(test_metrics, metrics_source)
     metrics = info.get("metrics") if isinstance(info, dict) else None
     if metrics:
         rows.append(("metrics", json.dumps(metrics, sort_keys=True)))
@@ -456,22 +586,13 @@ def describe_header(header: dict[str, Any], path: Path | None = None, tensors: d
 
 
 def run_info(args) -> int:
-    import nodis
+    from . import assets
 
-    from .checkpoint import read_header
-
-    path = Path(args.weights) if args.weights else nodis.default_weights()
-    if path is None:
-        from .config import preset
-        from .data.world import world_vocabulary
-
-        vocab = world_vocabulary()
-        cfg = preset("demo", num_classes=vocab.num_classes, num_predicates=vocab.num_predicates)
-        header = {"format": None, "weights_name": "random-init", "config": cfg.to_dict(), "vocab": vocab.to_dict(),
-                  "info": {"note": f"no shipped weights ({nodis.DEFAULT_WEIGHTS} is missing): nodis uses a "
-                                   "randomly initialised demo model"}}
-        print(json.dumps(header, indent=2) if args.json else describe_header(header))
-        return EXIT_OK
+    if args.weights == assets.RANDOM_WEIGHTS:
+        raise ConfigError("--weights random is not a file: a randomly initialised model has nothing to describe")
+    check_weights_arg(args.weights)
+    path = Path(args.weights) if args.weights else assets.demo_weights()
+    assert path is not None
     if path.suffix.lower() in (".tar", ".pth", ".pt", ".ckpt"):
         from .checkpoint import read_official
 
@@ -486,9 +607,15 @@ def run_info(args) -> int:
                   f"{len(state)} tensors, {_human_count(numel)} values; convert it with "
                   f"`nodis convert {path} OUT.safetensors`")
         return EXIT_OK
+    from .checkpoint import read_header
+
     header = read_header(path)
+    metrics = assets.checkpoint_metrics(path)
     if args.json:
-        print(json.dumps(header, indent=2))
+        doc = dict(header, name=path.stem)
+        if metrics:
+            doc["test_metrics"] = metrics
+        print(json.dumps(doc, indent=2))
         return EXIT_OK
     tensors = None
     try:
@@ -506,7 +633,7 @@ def run_info(args) -> int:
         tensors = {"count": count, "numel": numel}
     except Exception:  # noqa: BLE001 - the header was readable; the counts are a nicety
         pass
-    print(describe_header(header, path, tensors))
+    print(describe_header(header, path, tensors, metrics, str(path.with_name("metrics.json")) if metrics else None))
     return EXIT_OK
 
 

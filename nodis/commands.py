@@ -12,8 +12,15 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def _common():
+    """The -v / -q options every subcommand takes (:func:`nodis.cli._common`)."""
+    from .cli import _common as common
+
+    return common()
+
+
 def add_world(sub) -> None:
-    p = sub.add_parser("world", help="generate the procedural scene world in the Visual Genome layout",
+    p = sub.add_parser("world", parents=[_common()], help="generate the procedural scene world in the Visual Genome layout",
                        description="Render the procedural scene world (docs/world.md) into OUT in the VG-SGG "
                                    "layout (VG-SGG.h5, VG-SGG-dicts.json, image_data.json, VG_100K/).")
     p.add_argument("out", help="output folder")
@@ -27,13 +34,20 @@ def add_world(sub) -> None:
 def run_world(args) -> int:
     from .data.world import generate_world
 
-    path = generate_world(args.out, args.train, args.test, seed=args.seed, workers=args.workers, progress=True)
-    print(f"wrote {args.train} train + {args.test} test images to {path}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        from .errors import ExportError
+
+        raise ExportError(f"{out} is a file, not a folder; choose a folder for the world (it is created when missing)")
+    quiet = bool(getattr(args, "quiet", False))
+    path = generate_world(args.out, args.train, args.test, seed=args.seed, workers=args.workers, progress=not quiet)
+    if not quiet:
+        print(f"wrote {args.train} train + {args.test} test images to {path}")
     return 0
 
 
 def add_train(sub) -> None:
-    p = sub.add_parser("train", help="train the detector and relation stages",
+    p = sub.add_parser("train", parents=[_common()], help="train the detector and relation stages",
                        description="Train NODIS: the detector stage, then the relation stage with the detector "
                                    "frozen. --preset demo reproduces the shipped demo model (it generates the "
                                    "scene world first when --data does not exist). Runs under torchrun for DDP.")
@@ -53,7 +67,6 @@ def add_train(sub) -> None:
                         "Table 2 ablations; fields: `nodis info` of any checkpoint)")
     p.add_argument("--install", default=None, metavar="PATH",
                    help="also copy the final checkpoint here (e.g. weights/nodis-demo.safetensors)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_train)
 
 
@@ -105,16 +118,18 @@ def run_train(args) -> int:
         log.warning("no dataset at %s: generating the scene world (%d train, %d test images)", tcfg.data, n_train, n_test)
         generate_world(tcfg.data, n_train, n_test, seed=tcfg.seed, workers=max(1, tcfg.workers), progress=not args.quiet)
     path = train(tcfg, progress=not args.quiet)
-    print(f"model written to {path}")
+    if not args.quiet:
+        print(f"model written to {path}")
     if args.install:
         Path(args.install).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, args.install)
-        print(f"installed as {args.install}")
+        if not args.quiet:
+            print(f"installed as {args.install}")
     return 0
 
 
 def add_eval(sub) -> None:
-    p = sub.add_parser("eval", help="evaluate a model or saved predictions (R@K, ngR@K, mR@K, zsR@K)",
+    p = sub.add_parser("eval", parents=[_common()], help="evaluate a model or saved predictions (R@K, ngR@K, mR@K, zsR@K)",
                        description="Evaluate on a dataset in the VG-SGG layout and print a table like the "
                                    "paper's Table 1. Metric definitions: docs/evaluation.md.")
     p.add_argument("--data", required=True, help="dataset folder (VG-SGG layout)")
@@ -127,27 +142,44 @@ def add_eval(sub) -> None:
     p.add_argument("--times", default=None, help="also report R@K at these ODE times, e.g. 0:2.5:0.5")
     p.add_argument("--device", default=None)
     p.add_argument("--json", default=None, help="write the results as JSON here")
-    p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run_eval)
 
 
 def run_eval(args) -> int:
-    from . import load_model
-    from .errors import InputError
+    # options and paths are checked before anything heavy; --predictions never imports torch
+    from .errors import ConfigError, DatasetError, ExportError, InputError
     from .evaluate import evaluate_model, evaluate_predictions, results_table
     from .predict import parse_times
 
     modes = ["predcls", "sgcls", "sgdet"] if args.mode == "all" else [args.mode]
     for m in modes:
         if m not in ("predcls", "sgcls", "sgdet"):
-            raise InputError(f"unknown mode {m!r}")
+            raise InputError(f"unknown mode {m!r}; choose predcls, sgcls, sgdet or all")
+    if not Path(args.data).is_dir():
+        raise DatasetError(f"--data {args.data}: no such dataset folder (VG-SGG layout: VG-SGG.h5, "
+                           "VG-SGG-dicts.json, image_data.json, VG_100K/)")
+    if args.json and Path(args.json).is_dir():
+        raise ExportError(f"--json {args.json} is a folder; name a file")
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {args.limit}")
     results = {}
     if args.predictions:
+        given = [o for o, v in (("--weights", args.weights), ("--times", args.times), ("--device", args.device)) if v]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: only used when evaluating a model, not --predictions")
+        if not Path(args.predictions).exists():
+            raise InputError(f"--predictions {args.predictions}: no such file or folder")
         for m in modes:
             results[m] = evaluate_predictions(args.predictions, args.data, m, split=args.split, num_val_im=args.num_val_im)
     else:
-        model = load_model(args.weights, device=args.device)
+        from . import resolve_device
+        from .cli import check_weights_arg, load_model_for_cli
+
         times = parse_times(args.times)
+        check_weights_arg(args.weights)
+        if args.device is not None:
+            resolve_device(args.device)
+        model = load_model_for_cli(args.weights, args.device, quiet=args.quiet)
         for m in modes:
             results[m] = evaluate_model(model, args.data, m, split=args.split, limit=args.limit,
                                         num_val_im=args.num_val_im, times=times, progress=not args.quiet)
