@@ -51,10 +51,18 @@ def _sample_digests() -> dict[int, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
-@functools.lru_cache(maxsize=256)
 def _is_world_folder(folder: Path) -> bool:
     try:
-        doc = json.loads((folder / "world.json").read_text(encoding="utf-8"))
+        st = (folder / "world.json").stat()
+    except OSError:
+        return False
+    return _world_json_says_world(str(folder / "world.json"), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _world_json_says_world(path: str, mtime_ns: int, size: int) -> bool:  # noqa: ARG001 - cache keys
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(doc, dict) and doc.get("generator") == WORLD_GENERATOR

@@ -16,8 +16,9 @@ def world_model(small_model):
 
 def test_status_bar_and_about_name_the_demo_model_on_foreign_images(qtbot, make_window, world_model, noise_image,
                                                                    tmp_path):
-    from nodis.assets import samples_dir
     from nodis_viewer.dialogs import AboutDialog
+
+    from nodis.assets import samples_dir
 
     sample = tmp_path / "copied_sample.jpg"  # a bundled sample, copied elsewhere: still from the world
     shutil.copyfile(sorted(samples_dir().glob("*.jpg"))[0], sample)
