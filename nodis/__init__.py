@@ -86,6 +86,6 @@ def load_model(weights: str | Path | None = None, device: str | None = None, tru
                 f"pass weights=PATH (CLI: --weights FILE), or ask for a randomly initialised model with "
                 f"weights={RANDOM_WEIGHTS!r} (CLI: --weights {RANDOM_WEIGHTS})")
     p = Path(weights)
-    if p.suffix in (".tar", ".pth", ".pt", ".ckpt"):
+    if p.suffix.lower() in (".tar", ".pth", ".pt", ".ckpt"):  # checkpoint.OFFICIAL_SUFFIXES, any case
         return import_official(p, trust_pickle=trust_pickle).to(dev).eval()
     return load_checkpoint(p, device=dev)

@@ -449,14 +449,19 @@ def run_convert(args) -> int:
         cfg = preset(args.preset, **overrides)
     except TypeError as e:
         raise ConfigError(f"--set: {e}") from None
+    except NodisError as e:
+        raise ConfigError(f"--set: {e}") from None
     vocab = None
     if args.vocab:
         try:
             vocab = Vocabulary.load(args.vocab)
-        except (OSError, KeyError, ValueError) as e:
+        except (OSError, KeyError, ValueError, NodisError) as e:
             raise ConfigError(f"--vocab {args.vocab}: {e}") from None
     if vocab is not None and (vocab.num_classes != cfg.num_classes or vocab.num_predicates != cfg.num_predicates):
-        cfg = cfg.replace(num_classes=vocab.num_classes, num_predicates=vocab.num_predicates)
+        try:
+            cfg = cfg.replace(num_classes=vocab.num_classes, num_predicates=vocab.num_predicates)
+        except NodisError as e:
+            raise ConfigError(f"--vocab {args.vocab}: {e}") from None
     from .checkpoint import import_official, save_checkpoint
 
     model = import_official(src, cfg=cfg, vocab=vocab, trust_pickle=args.trust_pickle,

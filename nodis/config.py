@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,54 @@ MODES = ("predcls", "sgcls", "sgdet")
 SOLVERS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun", "euler", "midpoint", "rk4")
 STATE_POLICIES = ("carry", "reset")
 FRONTENDS = ("lstm", "fc", "gcnn")
+
+
+#: ``field: (lowest, highest)`` accepted by :meth:`ModelConfig.validate` (inclusive; floats must also be
+#: finite). Sizes are capped far above any real model so that a hostile or mistyped value
+#: (``hidden_dim=200000``: 1.3 TB of weights) is refused before anything is allocated.
+LIMITS: dict[str, tuple[float, float]] = {
+    "num_classes": (2, 100_000), "num_predicates": (2, 100_000), "image_size": (16, 4096),
+    "box_scale": (1, 100_000), "feat_stride": (1, 256), "feat_channels": (1, 8192), "pool_size": (1, 64),
+    "roi_dim": (1, 65_536), "anchor_size": (1, 4096), "rpn_pre_nms": (1, 1_000_000), "rpn_post_nms": (1, 100_000),
+    "rpn_nms": (1e-6, 1.0), "det_nms": (1e-6, 1.0), "det_thresh": (0.0, 1.0), "max_objects": (1, 10_000),
+    "embed_dim": (1, 8192), "pos_dim": (1, 8192), "hidden_dim": (1, 16_384), "union_mask_size": (1, 1024),
+    "t_end": (1e-6, 1000.0), "rtol": (1e-12, 1e6), "atol": (1e-12, 1e6), "step_size": (1e-6, 1000.0),
+    "order_seed": (0, 2**63 - 1), "max_pairs": (1, 100_000_000),
+}
+_ELEMENT_LIMITS: dict[str, tuple[float, float]] = {
+    "anchor_ratios": (1e-6, 1e6), "anchor_scales": (1e-6, 1e6), "pixel_mean": (-1e6, 1e6), "pixel_std": (1e-9, 1e6),
+}
+
+
+def _check_fields(cfg: Any) -> None:
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        kind = str(f.type)
+        if kind == "int":
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ConfigError(f"model config {f.name} must be a whole number, got {v!r}")
+        elif kind == "float":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ConfigError(f"model config {f.name} must be a finite number, got {v!r}")
+        elif kind == "bool":
+            if not isinstance(v, bool):
+                raise ConfigError(f"model config {f.name} must be true or false, got {v!r}")
+        elif kind == "str":
+            if not isinstance(v, str):
+                raise ConfigError(f"model config {f.name} must be a string, got {v!r}")
+        elif kind.startswith("dict"):
+            if not isinstance(v, dict):
+                raise ConfigError(f"model config {f.name} must be an object, got {v!r}")
+        if f.name in LIMITS:
+            lo, hi = LIMITS[f.name]
+            if not lo <= v <= hi:
+                raise ConfigError(f"model config {f.name} = {v!r} is outside {lo:g} .. {hi:g}")
+        if f.name in _ELEMENT_LIMITS:
+            lo, hi = _ELEMENT_LIMITS[f.name]
+            if not v or not all(math.isfinite(x) and lo <= x <= hi for x in v):
+                raise ConfigError(f"model config {f.name} must be finite numbers in {lo:g} .. {hi:g}, got {list(v)}")
+    if len(cfg.pixel_mean) != 3 or len(cfg.pixel_std) != 3:
+        raise ConfigError("model config pixel_mean and pixel_std need 3 values (R, G, B)")
 
 
 @dataclass
@@ -75,10 +124,14 @@ class ModelConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.anchor_ratios = tuple(float(x) for x in self.anchor_ratios)
-        self.anchor_scales = tuple(float(x) for x in self.anchor_scales)
-        self.pixel_mean = tuple(float(x) for x in self.pixel_mean)
-        self.pixel_std = tuple(float(x) for x in self.pixel_std)
+        for name in ("anchor_ratios", "anchor_scales", "pixel_mean", "pixel_std"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+                raise ConfigError(f"model config {name} must be a list of numbers, got {value!r}")
+            try:
+                setattr(self, name, tuple(float(x) for x in value))
+            except (TypeError, ValueError):
+                raise ConfigError(f"model config {name} must be a list of numbers, got {value!r}") from None
         self.validate()
 
     @property
@@ -94,6 +147,9 @@ class ModelConfig:
         return self.image_size // self.feat_stride
 
     def validate(self) -> None:
+        """Check every field's type and range (:data:`LIMITS`) before anything is allocated, then the
+        choices; :class:`ConfigError` names the field and the allowed values."""
+        _check_fields(self)
         if self.solver not in SOLVERS:
             raise ConfigError(f"unknown ODE solver {self.solver!r}; choose one of {', '.join(SOLVERS)}")
         if self.state_policy not in STATE_POLICIES:
@@ -124,6 +180,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        if not isinstance(d, dict):
+            raise ConfigError(f"a model config must be a JSON object, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
