@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
+
 from .config import MODES
 from .data.vg import VGDataset
 from .errors import InputError
-from .evaluation import Evaluator, GroundTruth, Prediction, format_results_table
+from .evaluation import Evaluator, GroundTruth, Prediction, format_results_table, iou_legacy
 from .graph import SceneGraph
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ def evaluate_model(model, root: str | Path, mode: str, split: str = "test", limi
     ev = Evaluator(P, zeroshot_triplets=zeroshot, predicate_names=list(model.vocab.predicates))
     t_list = sorted(set(float(t) for t in times)) if times else []
     ev_t = {t: Evaluator(P) for t in t_list}
+    objs_t = {t: [0, 0, 0.0, 0] for t in t_list}  # correct, judged, sum of confidences, objects
     t0 = time.time()
     for i in tqdm(range(n), disable=not progress, desc=f"eval {mode}", dynamic_ncols=True):
         s = ds[i]
@@ -57,14 +60,44 @@ def evaluate_model(model, root: str | Path, mode: str, split: str = "test", limi
         g = traj.graph_at(traj.t_end)
         ev.add(gt, Prediction.from_graph(g, P).in_mode(mode, gt))
         for t in t_list:
-            ev_t[t].add(gt, Prediction.from_graph(traj.graph_at(t), P).in_mode(mode, gt))
+            gt_t = traj.graph_at(t)
+            ev_t[t].add(gt, Prediction.from_graph(gt_t, P).in_mode(mode, gt))
+            _object_stats(objs_t[t], gt_t, s, mode)
     out = ev.summary()
     out["mode"] = mode
     out["split"] = split
     out["seconds"] = time.time() - t0
     if t_list:
-        out["by_t"] = {f"{t:g}": {k: v for k, v in ev_t[t].summary().items() if k.startswith("R@")} for t in t_list}
+        out["by_t"] = {f"{t:g}": {**{k: v for k, v in ev_t[t].summary().items() if k.startswith("R@")},
+                                   "obj_acc": objs_t[t][0] / max(objs_t[t][1], 1),
+                                   "obj_conf": objs_t[t][2] / max(objs_t[t][3], 1)} for t in t_list}
     return out
+
+
+def _object_stats(acc: list, graph, sample, mode: str) -> None:
+    """Object accuracy and confidence of one image's graph at one time, added into ``acc``
+    (correct, judged, sum of confidences, objects).
+
+    SGCls/PredCls: every given box is judged against its own ground-truth label. SGDet: a kept
+    object is judged when it overlaps a ground-truth box at IoU >= 0.5 (legacy +1 IoU), against the
+    label of the box it overlaps most; unmatched detections are not judged. The confidence is the
+    object's score (its top class probability) over every object of the graph."""
+    objs = graph.objects
+    acc[2] += float(sum(o.score for o in objs))
+    acc[3] += len(objs)
+    if not objs or len(sample.boxes) == 0:
+        return
+    labels = np.array([o.label for o in objs])
+    if mode != "sgdet":
+        idx = np.array([o.index for o in objs])
+        acc[0] += int((labels == np.asarray(sample.labels)[idx]).sum())
+        acc[1] += len(objs)
+        return
+    iou = iou_legacy(np.array([o.box for o in objs], dtype=np.float64), sample.boxes)
+    best = iou.argmax(1)
+    hit = iou.max(1) >= 0.5
+    acc[0] += int((labels[hit] == np.asarray(sample.labels)[best[hit]]).sum())
+    acc[1] += int(hit.sum())
 
 
 def evaluate_predictions(pred_path: str | Path, root: str | Path, mode: str, split: str = "test",
