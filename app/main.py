@@ -16,7 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
                "--reset-settings forgets them.")
     p.add_argument("images", nargs="*", help="image files or folders to open")
     p.add_argument("--weights", help="model checkpoint (.safetensors, or an official NODIS .tar); "
-                                     "default: the shipped demo model")
+                                     "default: the shipped demo model nodis-demo; 'random': a randomly "
+                                     "initialised model, for testing only")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
                    help="where the model runs (default: CUDA when available)")
     p.add_argument("--mode", choices=["sgdet", "sgcls", "predcls"], default=None, help="initial mode")

@@ -47,27 +47,11 @@ def describe_error(e: BaseException) -> str:
 
 
 def load_model(weights: str | Path | None = None, device: str | None = None):
-    """``nodis.load_model`` (the shipped demo model, or a random-init demo model when no weights are
-    shipped). When the library cannot build its random-init fallback, build one with the VG150
-    vocabulary so the viewer stays usable."""
+    """``nodis.load_model``: the shipped demo model by default, ``"random"`` for a randomly initialised
+    one. A missing model is an error the window shows (never a silent random model)."""
     import nodis
 
-    try:
-        return nodis.load_model(weights, device=device)
-    except ModuleNotFoundError as e:  # pragma: no cover - depends on the library's state
-        if weights is not None:
-            raise
-        log.warning("nodis.load_model fallback unavailable (%s); building a random-init VG150 demo model", e)
-        import torch
-
-        from nodis.model import NODIS
-        from nodis.vocab import vg150
-
-        torch.manual_seed(0)
-        vocab = vg150()
-        model = NODIS(nodis.preset("demo", num_classes=vocab.num_classes, num_predicates=vocab.num_predicates), vocab)
-        model.weights_name = "random-init"
-        return model.to(nodis.resolve_device(device)).eval()
+    return nodis.load_model(weights, device=device)
 
 
 def model_description(model) -> tuple[str, str]:

@@ -44,3 +44,12 @@ def test_no_notice_for_models_that_are_not_demo_models(qtbot, make_window, noise
     qtbot.waitUntil(lambda: w.state.current is not None, timeout=10000)
     assert not w.demo_notice.active and not w.demo_notice.label.isVisibleTo(w)
     assert w.demo_notice.about_text() == ""
+
+
+def test_a_missing_demo_model_is_reported_never_replaced_by_a_random_one(qtbot, make_window, monkeypatch):
+    from nodis import assets
+
+    monkeypatch.setattr(assets, "demo_weights", lambda: None)
+    w = make_window(wait_model=False, model_factory=None)  # the viewer's own loader
+    qtbot.waitUntil(lambda: bool(w.last_error), timeout=30000)
+    assert "missing from this install" in w.last_error and w.engine.model is None
