@@ -4,6 +4,7 @@ Each case runs ``nodis.cli.main`` in a fresh interpreter and reports whether tor
 speed itself is measured in docs/benchmarks.md, not here."""
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from PIL import Image
 
 from nodis.cli import build_parser
 
-COMMANDS = ["predict", "convert", "info", "world", "train", "eval"]
+COMMANDS = sorted(next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices)
 PROBE = """
 import sys
 from nodis.cli import main
@@ -93,7 +94,7 @@ def test_bad_paths_and_options_fail_before_torch_and_the_model(tmp_path):
 def test_quiet_and_verbose_on_every_command(cmd):
     """-q / -v after the subcommand (as docs/cli.md says) and before it, for every subcommand."""
     required = {"predict": ["x.jpg", "--out", "o"], "convert": ["a.tar", "b.safetensors"], "info": [],
-                "world": ["w"], "train": [], "eval": ["--data", "d"]}[cmd]
+                "world": ["w"], "train": [], "eval": ["--data", "d"]}.get(cmd, [])
     p = build_parser()
     for flags, quiet, verbose in ((["-q"], True, 0), (["-v"], False, 1), (["-vv"], False, 2)):
         a = p.parse_args([cmd, *required, *flags])
