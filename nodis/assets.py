@@ -5,6 +5,8 @@ package reaches them as package data under ``nodis/_assets/`` (two symbolic link
 repository, ``_assets/weights -> ../../weights`` and ``_assets/resources -> ../../resources``;
 real files inside a wheel), found with :mod:`importlib.resources`. So an editable install reads
 the checkout's current files, and a wheel, ``pip install .`` or ``pipx install .`` carries copies.
+(A checkout made without symbolic links, e.g. on Windows without ``core.symlinks``, has text files
+there instead: its installs lack the data, and nodis says the demo model is missing.)
 
 Nothing here imports torch.
 """
