@@ -115,8 +115,8 @@ def coco_map(gts: list[tuple[np.ndarray, np.ndarray]], dets: list[tuple[np.ndarr
 
 
 def evaluate_detector(model, root: str | Path, split: str = "test", limit: int | None = None,
-                      num_val_im: int = 0, progress: bool = False) -> dict[str, Any]:
-    """mAP of the detector's own detections and recall of GT boxes among SGDet's kept objects."""
+                      num_val_im: int = 0, progress: bool = False, kept: bool = True) -> dict[str, Any]:
+    """mAP of the detector's own detections and (``kept``) recall of GT boxes among SGDet's kept objects."""
     from tqdm import tqdm
 
     from .data.vg import VGDataset
@@ -130,6 +130,8 @@ def evaluate_detector(model, root: str | Path, split: str = "test", limit: int |
         s = ds[i]
         gts.append((s.boxes.astype(np.float64), s.labels))
         dets.append(detector_detections(model, s.image_path))
+        if not kept:
+            continue
         g = model.predict(s.image_path, mode="sgdet", times=[0.0, model.cfg.t_end]).graph_at(model.cfg.t_end)
         kb = np.array([o.box for o in g.objects], dtype=np.float64).reshape(-1, 4)
         kl = np.array([o.label for o in g.objects], dtype=np.int64)
@@ -141,7 +143,8 @@ def evaluate_detector(model, root: str | Path, split: str = "test", limit: int |
             covered += int(hit.any(1).sum())
             covered_lab += int((hit & (kl[None, :] == s.labels[:, None])).any(1).sum())
     out = coco_map(gts, dets, list(model.vocab.classes))
-    out.update({"images": n, "gt_boxes": n_gt, "kept_per_image": n_kept / max(n, 1),
-                "recall_kept@0.5": covered / max(n_gt, 1), "recall_kept_labelled@0.5": covered_lab / max(n_gt, 1),
-                "seconds": time.time() - t0, "split": split})
+    out.update({"images": n, "gt_boxes": sum(len(b) for b, _ in gts), "seconds": time.time() - t0, "split": split})
+    if kept:
+        out.update({"kept_per_image": n_kept / max(n, 1), "recall_kept@0.5": covered / max(n_gt, 1),
+                    "recall_kept_labelled@0.5": covered_lab / max(n_gt, 1)})
     return out
