@@ -114,6 +114,7 @@ class ViewerState(QObject):
     timeChanged = Signal()
     filtersChanged = Signal()
     selectionChanged = Signal()
+    hoverChanged = Signal()  # hovered_objects changed (e.g. a path of the state-space view)
     modeChanged = Signal(str)
     modelChanged = Signal()
     boxesChanged = Signal(int)  # eid: the given boxes/labels were edited
@@ -139,6 +140,7 @@ class ViewerState(QObject):
         # selection (object ids, relation (subject, object) pairs)
         self.selected_objects: set[int] = set()
         self.selected_relations: set[tuple[int, int]] = set()
+        self.hovered_objects: set[int] = set()  # highlighted while the pointer rests on them elsewhere
         self.mode = "sgdet"
         self.compare_gt = True
         # model
@@ -379,6 +381,13 @@ class ViewerState(QObject):
 
     def clear_selection(self) -> None:
         self.select()
+
+    def set_hovered(self, ids) -> None:
+        """Objects under the pointer in another view (drawn highlighted in the image and the graph)."""
+        ids = {int(i) for i in ids}
+        if ids != self.hovered_objects:
+            self.hovered_objects = ids
+            self.hoverChanged.emit()
 
     def highlighted_objects(self) -> set[int]:
         """Selected objects plus the endpoints of selected relations."""

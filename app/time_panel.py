@@ -2,9 +2,13 @@
 
 * one slider for the object-ODE time and one for the predicate-ODE time, linked by default;
 * play / pause animates ``t`` (looping);
-* a plot against ``t`` of the number of objects and relations above the thresholds, the mean object
-  confidence, the mean predicate confidence of the shown top-K relations and, with ground truth,
-  R@20 / R@50; the training end time ``t_end`` is marked, the cursor follows (and can drag) ``t``.
+* **Overview**: a plot against ``t`` of the number of objects and relations above the thresholds, the
+  mean object confidence, the mean predicate confidence of the shown top-K relations and, with ground
+  truth, R@20 / R@50; the training end time ``t_end`` is marked, the cursor follows (and can drag) ``t``;
+* **Selection** (:class:`HistoryPlot`, shown when something is selected): the top class
+  probabilities of every selected box / node and the predicate probabilities of every selected edge
+  against ``t``, from the trajectory's histories (``nodis.trajectory.Histories``); the cursor is at
+  the current ``t``, ``t_end`` is marked, clicking the plot moves the slider; PNG / SVG export.
 
 Moving a slider only changes :class:`nodis_viewer.state.ViewerState`'s time; the window then shows the
 graph already decoded at that grid index (or asks the worker for it once).
@@ -21,12 +25,17 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSlider,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from nodis.errors import NodisError
+from nodis.render import object_color
+
 from .state import ViewerState
+from .state_space import export_button, export_plot
 
 CURVES = {  # name -> (colour, axis, dashed)
     "objects": ((100, 181, 246), "left", False),
@@ -67,6 +76,234 @@ class TimeSlider(QSlider):
         p.drawLine(int(x), 0, int(x), 5)
         p.drawLine(int(x), self.height() - 5, int(x), self.height())
         p.end()
+
+
+#: line styles of an item's classes, best first (the class at t_end is solid)
+_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine,
+           Qt.PenStyle.DashDotDotLine)
+
+
+class HistoryPlot(QWidget):
+    """Probabilities of the selected items against ``t``: for each selected object its top classes
+    (the class at ``t_end`` solid, the others dashed), for each selected edge its top predicates.
+    Times where an edge is no candidate (or its conditioning is not solved yet) are gaps."""
+
+    exported = Signal(str)
+    exportFailed = Signal(str)
+
+    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.data = None  # nodis_viewer.state_space.TrajectoryData
+        self.labels_for = None  # (entry, graph) -> {object id: display name}
+        self.title = QLabel("")
+        self.title.setStyleSheet("color: #9aa0a6;")
+        self.export_btn = export_button(self, "history plot", self._export_to)
+        # the plot and, in a column to its right, the legend (so it never covers a curve near 1)
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setBackground(QColor(30, 31, 34))
+        self.canvas.setMinimumHeight(120)
+        pi = self.pi = self.canvas.addPlot(row=0, col=0)
+        pi.showGrid(x=True, y=True, alpha=0.15)
+        pi.setLabel("bottom", "ODE time t")
+        pi.setLabel("left", "probability")
+        pi.setMouseEnabled(x=False, y=False)
+        pi.hideButtons()
+        pi.setMenuEnabled(False)
+        pi.setYRange(0, 1.02, padding=0)
+        self.legend = pg.LegendItem(labelTextSize="8pt", verSpacing=-4, brush=pg.mkBrush(30, 31, 34, 0))
+        self.canvas.addItem(self.legend, row=0, col=1)
+        self.end_line = pg.InfiniteLine(pos=1.5, angle=90, movable=False,
+                                        pen=pg.mkPen((255, 196, 0), width=1.5, style=Qt.PenStyle.DashLine),
+                                        label="t_end", labelOpts={"position": 0.95, "color": (255, 196, 0),
+                                                                  "fill": (30, 31, 34, 200)})
+        pi.addItem(self.end_line, ignoreBounds=True)
+        self.cursor = pg.InfiniteLine(pos=1.5, angle=90, movable=True, pen=pg.mkPen((240, 240, 240), width=2),
+                                      hoverPen=pg.mkPen((255, 255, 255), width=3))
+        self.cursor.sigDragged.connect(self._cursor_dragged)
+        pi.addItem(self.cursor, ignoreBounds=True)
+        self.rel_cursor = pg.InfiniteLine(pos=1.5, angle=90, movable=False,
+                                          pen=pg.mkPen((240, 240, 240), width=1.5, style=Qt.PenStyle.DotLine),
+                                          label="t_rel", labelOpts={"position": 0.05, "color": (240, 240, 240)})
+        pi.addItem(self.rel_cursor, ignoreBounds=True)
+        self.hint = pg.TextItem("", color=(154, 160, 166), anchor=(0.5, 0.5))
+        pi.addItem(self.hint, ignoreBounds=True)
+        self.curves: list[pg.PlotDataItem] = []
+        self.items: list = []  # object ids and (subject, object) pairs plotted, in legend order
+        self._updating = False
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.title, 1)
+        top.addWidget(self.export_btn)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(top)
+        lay.addWidget(self.canvas, 1)
+        self.canvas.scene().sigMouseClicked.connect(self._clicked)
+        state.selectionChanged.connect(self.rebuild)
+        state.currentChanged.connect(lambda _: self.rebuild())
+        state.modeChanged.connect(lambda _: self.rebuild())
+        state.timeChanged.connect(self._time_changed)
+        self._linked = state.linked
+        self._fixed_gi = -1
+
+    def set_data(self, data, labels_for=None) -> None:
+        self.data = data
+        self.labels_for = labels_for
+        data.changed.connect(lambda eid: eid == self.state.current_id and self.rebuild())
+        self.rebuild()
+
+    def _names(self) -> dict[int, str]:
+        e = self.state.current
+        out: dict[int, str] = {}
+        if self.labels_for is None or e is None:
+            return out
+        for g in (self.state.raw_graph(), e.graphs.get((self.state.index_of(e.t_end),) * 2)):
+            if g is not None:
+                for k, v in self.labels_for(e, g).items():
+                    out.setdefault(k, v)
+        return out
+
+    def _show_hint(self, text: str) -> None:
+        self.hint.setText(text)
+        ts = self.state.times()
+        x = 0.5 * (float(ts[0]) + float(ts[-1])) if ts is not None and len(ts) else 0.5
+        self.hint.setPos(x, 0.5)
+
+    def rebuild(self) -> None:
+        """Redraw the curves of the current selection (selection, image or data changed)."""
+        pi = self.pi
+        for c in self.curves:
+            pi.removeItem(c)
+        self.curves, self.items = [], []
+        self.legend.clear()
+        self._linked = self.state.linked
+        self._fixed_gi = self.state.gi_obj
+        objs = sorted(self.state.selected_objects)
+        rels = sorted(self.state.selected_relations)
+        ts = self.state.times()
+        if ts is not None and len(ts):
+            pi.setXRange(float(ts[0]), float(ts[-1]), padding=0.02)
+            self.end_line.setPos(self.state.current.t_end)
+        if not objs and not rels:
+            self.title.setText("Select boxes, nodes or edges to plot their probabilities over t")
+            self._show_hint("select a box, node or edge")
+            self._time_changed()
+            return
+        d = self.data.current() if self.data is not None else None
+        if d is None:
+            self.title.setText("")
+            self._show_hint("reading the trajectory…" if self.state.current is not None else "")
+            self._time_changed()
+            return
+        h = d.histories
+        names = self._names()
+        cn, pn = h.class_names, h.predicate_names
+        k_top = 5 if len(objs) + len(rels) == 1 else 3
+        ge = int(np.argmin(np.abs(h.times - h.t_end)))
+
+        def nm(i: int) -> str:
+            if i in names:
+                return names[i]
+            try:
+                return f"{cn[h.object(i).labels[ge]]} #{i}"
+            except NodisError:
+                return f"#{i}"
+
+        notes = []
+        for i in objs:
+            try:
+                oh = h.object(i)
+            except NodisError:
+                notes.append(f"{nm(i)}: no history")
+                continue
+            classes, probs = oh.top(k_top)
+            self._add(i, object_color(i), [(f"{nm(i)}: {cn[c]}", probs[:, j]) for j, c in enumerate(classes)],
+                      h.times)
+        fixed = None
+        if rels and not self.state.linked:
+            fixed = self.data.fixed_relations(rels)
+            if fixed is None:
+                notes.append("reading the edges at this t_obj…")
+        for r, (s, o) in enumerate(rels):
+            try:
+                rh = h.relation(s, o) if self.state.linked else (fixed or {}).get((s, o))
+            except NodisError:
+                rh = None
+            if rh is None:
+                if self.state.linked or fixed is not None:
+                    notes.append(f"{nm(s)} → {nm(o)}: not a candidate pair")
+                continue
+            preds, probs = rh.top(k_top)
+            rgb = object_color(1000 + 7 * r + s)
+            self._add((s, o), rgb, [(f"{nm(s)} → {nm(o)}: {pn[p]}", probs[:, j]) for j, p in enumerate(preds)],
+                      rh.times)
+            if not rh.available.all():
+                missing = int((~rh.available).sum())
+                notes.append(f"{nm(s)} → {nm(o)}: {missing} of {len(rh.times)} times not available"
+                             + ("" if d.decoded else " yet"))
+        what = []
+        if objs:
+            what.append(f"{len(objs)} object{'s' * (len(objs) != 1)}: top classes")
+        if rels:
+            what.append(f"{len(rels)} edge{'s' * (len(rels) != 1)}: top predicates"
+                        + ("" if self.state.linked else " (objects at t_obj)"))
+        self.title.setText("; ".join(what) + (" — " + "; ".join(notes) if notes else ""))
+        self._show_hint("" if self.curves else "nothing to plot")
+        self._time_changed()
+
+    def _add(self, key, rgb, series, times) -> None:
+        self.items.append(key)
+        pi = self.pi
+        for j, (name, values) in enumerate(series):
+            alpha = 255 if j == 0 else max(120, 230 - 40 * j)
+            pen = pg.mkPen((*rgb, alpha), width=2.6 if j == 0 else 1.6, style=_STYLES[min(j, len(_STYLES) - 1)])
+            c = pg.PlotDataItem(np.asarray(times, np.float64), np.asarray(values, np.float64), pen=pen, name=name,
+                                connect="finite")
+            pi.addItem(c)
+            self.legend.addItem(c, name)
+            self.curves.append(c)
+
+    def _time_changed(self) -> None:
+        """Scrubbing: move the cursors (and fetch the edges' histories of a new t_obj when unlinked)."""
+        ts = self.state.times()
+        if ts is None or self.state.gi_obj < 0:
+            return
+        gi_o, gi_r = self.state.time_key()
+        self._updating = True
+        self.cursor.setPos(float(ts[gi_o]))
+        self.rel_cursor.setPos(float(ts[gi_r]))
+        self.rel_cursor.setVisible(not self.state.linked)
+        self._updating = False
+        if self.state.linked != self._linked or (not self.state.linked and self.state.selected_relations
+                                                 and gi_o != self._fixed_gi):
+            self.rebuild()
+
+    def _cursor_dragged(self) -> None:
+        if not self._updating:
+            self.state.set_time_index(gi_obj=self.state.index_of(self.cursor.value()))
+
+    def _clicked(self, ev) -> None:
+        vb = self.pi.vb
+        if ev.button() != Qt.MouseButton.LeftButton or not vb.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        if self.state.times() is None:
+            return
+        i = self.state.index_of(vb.mapSceneToView(ev.scenePos()).x())
+        if not self.state.linked and self.state.selected_relations and not self.state.selected_objects:
+            self.state.set_time_index(gi_rel=i)
+        else:
+            self.state.set_time_index(gi_obj=i)
+
+    def export_image(self, path):
+        """PNG or SVG (by suffix) of the plot and its legend as shown."""
+        return export_plot(self.canvas.ci, path)
+
+    def _export_to(self, path: str) -> None:
+        try:
+            self.exported.emit(str(self.export_image(path)))
+        except NodisError as e:
+            self.exportFailed.emit(str(e))
 
 
 class TimePanel(QWidget):
@@ -168,7 +405,14 @@ class TimePanel(QWidget):
         lay.setContentsMargins(6, 4, 6, 4)
         lay.addLayout(grid)
         lay.addLayout(bottom)
-        lay.addWidget(self.plot, 1)
+        self.history = HistoryPlot(state)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.plot, "Overview")
+        self.tabs.addTab(self.history, "Selection")
+        self.tabs.setTabToolTip(1, "Class / predicate probabilities of the selected boxes, nodes and edges over t")
+        lay.addWidget(self.tabs, 1)
+        state.selectionChanged.connect(self._selection_changed)
 
         self.timer = QTimer(self)
         self.timer.setInterval(120)
@@ -179,6 +423,16 @@ class TimePanel(QWidget):
         state.resultChanged.connect(self._result_changed)
         state.filtersChanged.connect(self.refresh_curves)
         self.refresh()
+
+    def set_data(self, data, labels_for=None) -> None:
+        """Give the Selection tab its source of histories (:class:`nodis_viewer.state_space.TrajectoryData`)
+        and the display names (``labels_for(entry, graph)``)."""
+        self.history.set_data(data, labels_for)
+
+    def _selection_changed(self) -> None:
+        """Something selected: show its history; nothing selected: back to the overview."""
+        has = bool(self.state.selected_objects or self.state.selected_relations)
+        self.tabs.setCurrentWidget(self.history if has else self.plot)
 
     # ------------------------------------------------------------------ refresh
     def _sync_views(self) -> None:

@@ -73,6 +73,7 @@ from .state import (
     ImageEntry,
     ViewerState,
 )
+from .state_space import StateSpaceView, TrajectoryData
 from .tables import TablesWidget
 from .time_panel import TimePanel
 from .worker import Engine
@@ -149,6 +150,17 @@ class MainWindow(QMainWindow):
         self.tables = TablesWidget()
         self.table_dock = self._dock("Objects and relations", self.tables, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.time_dock, self.table_dock, Qt.Orientation.Horizontal)
+        # histories of the selection (time panel's Selection tab) and the state-space view (a tab
+        # beside the tables), both from the trajectory's histories and ODE states (worker thread)
+        self.traj_data = TrajectoryData(self.state, self.engine, self)
+        self.time_panel.set_data(self.traj_data, self.stable_labels)
+        self.state_space = StateSpaceView(self.state, self.traj_data, self.stable_labels)
+        self.space_dock = self._dock("State space", self.state_space, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.table_dock, self.space_dock)
+        self.table_dock.raise_()
+        for w in (self.state_space, self.time_panel.history):
+            w.exported.connect(lambda p: self.statusBar().showMessage(f"Exported {p}", 5000))
+            w.exportFailed.connect(lambda m: self.error("Export failed", m))
         self.resizeDocks([self.list_dock], [230], Qt.Orientation.Horizontal)
         self.resizeDocks([self.time_dock, self.table_dock], [700, 560], Qt.Orientation.Horizontal)
         self.resizeDocks([self.time_dock], [300], Qt.Orientation.Vertical)
@@ -165,6 +177,8 @@ class MainWindow(QMainWindow):
         st.timeChanged.connect(self.redraw)
         st.filtersChanged.connect(self._on_filters)
         st.selectionChanged.connect(self._on_selection)
+        st.hoverChanged.connect(self.redraw)
+        self.state_space.objectsHovered.connect(st.set_hovered)
         st.modeChanged.connect(self._on_mode)
         st.compareChanged.connect(lambda _: self.redraw())
         st.entryChanged.connect(self._on_entry_changed)
@@ -363,7 +377,7 @@ class MainWindow(QMainWindow):
         v.addAction(self.act_zoom_out)
         v.addAction(self.act_gt)
         v.addSeparator()
-        for d in (self.list_dock, self.time_dock, self.table_dock):
+        for d in (self.list_dock, self.time_dock, self.table_dock, self.space_dock):
             v.addAction(d.toggleViewAction())
         r = mb.addMenu("&Run")
         for m in MODES:
@@ -805,7 +819,7 @@ class MainWindow(QMainWindow):
             except NodisError as err:
                 log.info("ground truth not comparable: %s", err)
                 gt = None
-        hl = self.state.highlighted_objects()
+        hl = self.state.highlighted_objects() | self.state.hovered_objects
         shown = self._focus(g, hl) if self.state.hide_unrelated else g
         ghosts = None
         if ref is not None:

@@ -233,6 +233,11 @@ class Engine(QObject):
             return None
         return lv.traj.graph_at(t_obj, t_rel)
 
+    def trajectory(self, eid: int, jid: int | None = None):
+        """(worker thread, inside a call) The live trajectory of image ``eid`` (of job ``jid``), or None."""
+        lv = self._live.get(eid)
+        return None if lv is None or (jid is not None and lv.job.jid != jid) else lv.traj
+
     def trajectory_times(self, eid: int):
         lv = self._live.get(eid)
         return None if lv is None else lv.traj.times
