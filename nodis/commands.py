@@ -147,6 +147,9 @@ def add_eval(sub) -> None:
 
 def run_eval(args) -> int:
     # options and paths are checked before anything heavy; --predictions never imports torch
+    p.add_argument("--frame", default="release", choices=["release", "image"],
+                   help="box frame for matching (model evaluation): release = as the original release, at long "
+                        "side 1024 with its ground-truth decoding (default); image = original-image pixels")
     from .errors import ConfigError, DatasetError, ExportError, InputError
     from .evaluate import evaluate_model, evaluate_predictions, results_table
     from .predict import parse_times
@@ -182,7 +185,8 @@ def run_eval(args) -> int:
         model = load_model_for_cli(args.weights, args.device, quiet=args.quiet)
         for m in modes:
             results[m] = evaluate_model(model, args.data, m, split=args.split, limit=args.limit,
-                                        num_val_im=args.num_val_im, times=times, progress=not args.quiet)
+                                        num_val_im=args.num_val_im, times=times, progress=not args.quiet,
+                                        frame=args.frame)
     print(results_table(results))
     if args.json:
         from .export import atomic_write_text

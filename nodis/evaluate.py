@@ -28,17 +28,42 @@ def dataset_zeroshot(root: str | Path, num_val_im: int = 0) -> set[tuple[int, in
     test = VGDataset(root, "test")
     seen = set(train.triplet_counts())
     return set(test.triplet_counts()) - seen
+#: Evaluation frames (docs/evaluation.md): ``release`` scores as ``models/eval_rels.py`` does, at
+#: BOX_SCALE 1024 with the ground truth decoded by ``load_graphs``; ``image`` in original-image pixels.
+FRAMES = ("release", "image")
+BOX_SCALE = 1024
+
+
+def _frame_prediction(traj, graph, t: float, P: int, frame: str):
+    """The :class:`Prediction` of ``graph`` (decoded at ``t``); in the release frame SGDet boxes are the
+    model's boxes scaled to BOX_SCALE as ``eval_rels.py`` does (float32 ``boxes * 1024 / IM_SCALE``)."""
+    pred = Prediction.from_graph(graph, P)
+    if frame != "release" or traj.mode != "sgdet":
+        return pred
+    mb = traj.objects_at(t).model_boxes
+    if mb is None or len(mb) != len(pred.boxes):
+        return pred
+    boxes = (np.asarray(mb, np.float32) * np.float32(BOX_SCALE)) / np.float32(traj.cfg.image_size)
+    return Prediction(boxes.astype(np.float64), pred.labels, pred.obj_scores, pred.rel_pairs, pred.rel_scores)
+
+
 
 
 def evaluate_model(model, root: str | Path, mode: str, split: str = "test", limit: int | None = None,
                    num_val_im: int = 0, times: Iterable[float] | None = None, progress: bool = False,
-                   zeroshot: set | None = None) -> dict[str, Any]:
+                   zeroshot: set | None = None, frame: str = "release") -> dict[str, Any]:
     """R@K, ngR@K, mR@K, zsR@K ... of ``model`` in ``mode`` on ``split``.
 
-    With ``times`` the metrics are also computed at each of those ODE times (linked t).
-    Returns the summary at ``t_end`` plus ``by_t`` (R@20/50/100 per time) when times are given."""
+    ``frame``: ``release`` (default) scores as the release does: ground-truth boxes at BOX_SCALE 1024
+    decoded by ``load_graphs`` (``x1 = trunc(xc - w/2)``, ``x2 = x1 + w``; PredCls/SGCls feed these
+    boxes to the model), SGDet boxes scaled from the model input to long side 1024, the +1-pixel
+    IoU applied there. ``image``: everything in original-image pixels, ground truth decoded exactly
+    (``xc - w//2``). With ``times`` the metrics are also computed at each of those ODE times (linked
+    t). Returns the summary at ``t_end`` plus ``by_t`` (R@20/50/100 per time) when times are given."""
     from tqdm import tqdm
 
+    if frame not in FRAMES:
+        raise InputError(f"unknown evaluation frame {frame!r}; choose 'release' or 'image'")
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}")
     ds = VGDataset(root, split, num_val_im=num_val_im, filter_duplicate_rels=False)
@@ -53,17 +78,23 @@ def evaluate_model(model, root: str | Path, mode: str, split: str = "test", limi
     t0 = time.time()
     for i in tqdm(range(n), disable=not progress, desc=f"eval {mode}", dynamic_ncols=True):
         s = ds[i]
-        gt = GroundTruth(s.boxes, s.labels, s.relations)
-        traj = model.predict(s.image_path, mode=mode, boxes=None if mode == "sgdet" else s.boxes,
+        if frame == "release":
+            gt_boxes = ds.boxes_1024(i)
+            in_boxes = gt_boxes * (max(s.width, s.height) / BOX_SCALE)  # the release's GT boxes, in image pixels
+        else:
+            gt_boxes = in_boxes = s.boxes
+        gt = GroundTruth(gt_boxes, s.labels, s.relations)
+        traj = model.predict(s.image_path, mode=mode, boxes=None if mode == "sgdet" else in_boxes,
                              labels=s.labels if mode == "predcls" else None,
                              times=(t_list or None))
         g = traj.graph_at(traj.t_end)
-        ev.add(gt, Prediction.from_graph(g, P).in_mode(mode, gt))
+        ev.add(gt, _frame_prediction(traj, g, traj.t_end, P, frame).in_mode(mode, gt))
         for t in t_list:
             gt_t = traj.graph_at(t)
-            ev_t[t].add(gt, Prediction.from_graph(gt_t, P).in_mode(mode, gt))
+            ev_t[t].add(gt, _frame_prediction(traj, gt_t, t, P, frame).in_mode(mode, gt))
             _object_stats(objs_t[t], gt_t, s, mode)
     out = ev.summary()
+    out["frame"] = frame
     out["mode"] = mode
     out["split"] = split
     out["seconds"] = time.time() - t0

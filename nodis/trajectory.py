@@ -306,7 +306,8 @@ def _retain_top() -> int:
 
 class Trajectory:
     def __init__(self, model, fmap, rois, times, mode, scale, image_size, obj_probs, given_labels, class_boxes,
-                 nfe_obj, image=None, setup_seconds=0.0, given_boxes=None, obj_states=None) -> None:
+                 nfe_obj, image=None, setup_seconds=0.0, given_boxes=None, obj_states=None,
+                 nfe_obj_t_end: int | None = None) -> None:
         self.model = model
         self.vocab = model.vocab
         self.cfg = model.cfg
@@ -326,7 +327,9 @@ class Trajectory:
         self.given_labels = given_labels
         self.given_boxes = None if given_boxes is None else np.asarray(given_boxes, np.float64).reshape(-1, 4)
         self.class_boxes = class_boxes  # (N, C, 4) model pixels (sgdet)
-        self.nfe_obj = int(nfe_obj)
+        self.nfe_obj = int(nfe_obj)  # the O-ODE solve over the whole grid
+        #: NFE of an O-ODE solve that stops at t_end (what the release reports); None if unknown
+        self.nfe_obj_t_end = None if nfe_obj_t_end is None else int(nfe_obj_t_end)
         self.image = image
         self.setup_seconds = setup_seconds
         self._objects: dict[int, ObjectSet] = {}
@@ -467,10 +470,15 @@ class Trajectory:
         return len(keys)
 
     @property
-    def nfe(self) -> dict[str, int]:
-        """NFE of the object ODE and of the relation solve conditioned on the objects at t_end."""
+    def nfe(self) -> dict[str, int | None]:
+        """Function evaluations of the object ODE and of the relation solve conditioned on the objects
+        at t_end: ``object``/``predicate`` for the solves over this trajectory's whole grid (up to its
+        last time, 2.5 by default), ``object_t_end``/``predicate_t_end`` for solves that stop at t_end
+        (the NFE the release reports; equal to the former when the grid ends at t_end)."""
         rel = self.relation_solve(self.objects_at(self.t_end))
-        return {"object": self.nfe_obj, "predicate": int(rel.nfe)}
+        nfe_rel_t_end = getattr(rel, "nfe_t_end", None)
+        return {"object": self.nfe_obj, "predicate": int(rel.nfe), "object_t_end": self.nfe_obj_t_end,
+                "predicate_t_end": None if nfe_rel_t_end is None else int(nfe_rel_t_end)}
 
     # ------------------------------------------------------------------ histories (no new solve)
     def object_ids_over_grid(self) -> np.ndarray:
@@ -741,7 +749,7 @@ class Trajectory:
         o_sc = np.array([score_of[i] for i in solve.pairs[:, 1]], np.float32)
         pred = probs[:, 1:].argmax(1) + 1
         pmax = probs[np.arange(len(pred)), pred]
-        trip = s_sc * o_sc * pmax
+        trip = pmax * s_sc * o_sc  # filter_dets: pred_scores_max * obj_scores0 * obj_scores1 (float32 order)
         order = np.argsort(-trip, kind="stable")
         return solve.pairs[order], pred[order], trip[order], probs[order]
 
@@ -761,7 +769,8 @@ class Trajectory:
                          float(probs[r, pred[r]]), probs[r].tolist() if distributions else None)
                 for r in range(len(pred))]
         meta = {"model": self.model.weights_name, "preset": self.cfg.preset, "t_end": self.t_end,
-                "nfe_object": self.nfe_obj, "nfe_predicate": int(solve.nfe), "state_policy": self.cfg.state_policy,
+                "nfe_object": self.nfe_obj, "nfe_predicate": int(solve.nfe), "nfe_object_t_end": self.nfe_obj_t_end,
+                "nfe_predicate_t_end": getattr(solve, "nfe_t_end", None), "state_policy": self.cfg.state_policy,
                 "solver": self.cfg.solver}
         return SceneGraph(nodes, rels, tuple(self.image_size), self.mode, float(self.times[gi_o]),
                           float(self.times[gi_r]), self.image, list(names), list(pnames), meta)

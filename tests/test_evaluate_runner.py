@@ -36,7 +36,7 @@ def test_evaluate_saved_predictions_matches_model_run(toy, tmp_path):
         g = model.predict(s.image_path, mode="predcls", boxes=s.boxes, labels=s.labels).graph_at(1.5)
         lines.append(json.dumps(g.to_dict()))
     (tmp_path / "preds.jsonl").write_text("\n".join(lines))
-    direct = evaluate_model(model, toy, "predcls")
+    direct = evaluate_model(model, toy, "predcls", frame="image")  # the predictions above used the image frame
     saved = evaluate_predictions(tmp_path / "preds.jsonl", toy, "predcls")
     for k in ("R@20", "R@50", "R@100", "ngR@50", "mR@50"):
         assert saved[k] == pytest.approx(direct[k]), k

@@ -25,6 +25,7 @@ from ..vocab import Vocabulary
 from .box_ops import iou_plus_one
 from .detector import Detector, box_head
 from .objects import ObjectContext
+from .ode import nfe_until
 from .relations import PredicateClassifier, unpad
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,9 @@ class RelationSolve:
     A solve that is :meth:`pin`-ned (the trajectory pins the one conditioned on the objects at
     ``t_end``) keeps, once every time is decoded, the states of the pairs that rank among the best
     :data:`RETAIN_TOP` relations at some grid time (:meth:`states_of`), for the state-space view."""
+
+    #: NFE of a solve that stops at t_end (the release's ``nfe``); ``nfe`` counts the whole grid's solve
+    nfe_t_end: int | None = 0
 
     def __init__(self, pairs: np.ndarray, states: torch.Tensor | None, inv: torch.Tensor | None, nfe: int,
                  seconds: float, decode=None, num_times: int = 0, num_predicates: int = 0) -> None:
@@ -273,8 +277,10 @@ class NODIS(nn.Module):
                 cache[key] = vis
         sem = self.relation.frontend_part(self.relation.semantic_features(labels, ordered), [R], "semantic")
         states, nfe = self.relation.solve(torch.cat((vis, sem), 2), times)  # (G, R, 1, D)
-        return RelationSolve(pairs.cpu().numpy(), states[:, :, 0], torch.argsort(order), nfe,
-                             time.perf_counter() - t0, self.relation.decode, num_predicates=P)
+        solve = RelationSolve(pairs.cpu().numpy(), states[:, :, 0], torch.argsort(order), nfe,
+                              time.perf_counter() - t0, self.relation.decode, num_predicates=P)
+        solve.nfe_t_end = self._nfe_t_end(self.relation.odeBlock, self.cfg.predicate_ode, nfe, times)
+        return solve
 
     @torch.inference_mode()
     def predict(self, image: ImageLike, mode: str = "sgdet", boxes=None, labels=None, times=None,
@@ -326,11 +332,12 @@ class NODIS(nn.Module):
             fmap, det_logits, det_deltas, obj_fmaps = fmap.float(), det_logits.float(), det_deltas.float(), obj_fmaps.float()
             x0 = self.context.initial_state(obj_fmaps, det_logits, box_in)
             obj_probs = obj_states = None
-            nfe_obj = 0
+            nfe_obj = nfe_obj_t_end = 0
             if mode != "predcls" and n > 0:
                 order = torch.arange(n, device=dev) if mode == "sgcls" else pair_order(n, cfg, dev)
                 seq = x0[order][:, None]  # (N,1,D): one image = one sequence
                 states, nfe_obj = self.context.solve(seq, grid.to(dev))
+                nfe_obj_t_end = self._nfe_t_end(self.context.decoder_lin2, cfg.object_ode, nfe_obj, grid)
                 inv = torch.empty_like(order)
                 inv[order] = torch.arange(n, device=dev)
                 # one decoder call for the whole grid: (G, N, D) -> (G, N, C)
@@ -350,10 +357,17 @@ class NODIS(nn.Module):
             return Trajectory(
                 model=self, fmap=fmap, rois=rois, times=grid, mode=mode, scale=scale, image_size=(W, H),
                 obj_probs=obj_probs, given_labels=given_labels, class_boxes=class_boxes, nfe_obj=nfe_obj,
+                nfe_obj_t_end=nfe_obj_t_end,
                 image=name, setup_seconds=seconds, given_boxes=given_boxes, obj_states=obj_states,
             )
         finally:
             self.train(was_training)
+
+    def _nfe_t_end(self, block, enabled: bool, nfe: int, times: torch.Tensor) -> int | None:
+        """NFE of the solve to ``t_end`` alone (what the release reports), from the grid solve."""
+        if not enabled or nfe == 0:
+            return 0
+        return nfe_until(block.last_eval_times, self.cfg.t_end, self.cfg.solver, float(times[-1]))
 
     def _check_inputs(self, mode, boxes, labels, W, H):
         if mode == "sgdet":

@@ -146,6 +146,7 @@ class ODEBlock(nn.Module):
         if not bool((times[1:] > times[:-1]).all()):
             raise ConfigError("ODE output times must be strictly increasing")
         self._reset()
+        self.last_eval_times: list[float] = []
         if x.shape[0] == 0:
             return x.new_zeros((times.numel(), *x.shape)), 0
         options = {"step_size": self.step_size} if self.solver in FIXED_STEP else None
@@ -154,9 +155,16 @@ class ODEBlock(nn.Module):
         if split:
             self.odeFunc._split_now = True
         try:
+            evals: list[torch.Tensor] = []
+
+            def func(t, y):  # records the time of every evaluation (see nfe_until)
+                evals.append(t.detach())
+                return self.odeFunc(t, y)
+
             with single_intraop_thread(split):
-                states = odeint(self.odeFunc, x, times.to(device=x.device, dtype=x.dtype), rtol=self.rtol,
+                states = odeint(func, x, times.to(device=x.device, dtype=x.dtype), rtol=self.rtol,
                                 atol=self.atol, method=self.solver, options=options)
+            self.last_eval_times = [float(v) for v in torch.stack(evals).double().cpu()] if evals else []
         finally:
             if split:
                 self.odeFunc._split_now = False
@@ -168,6 +176,34 @@ class ODEBlock(nn.Module):
         reset = getattr(self.odeFunc, "reset", None)
         if reset is not None:
             reset()
+
+
+def nfe_until(eval_times, t_stop: float, solver: str = "dopri5", t_last: float | None = None) -> int | None:
+    """The NFE of a solve that stops at ``t_stop``, from the evaluation times of one solve that went
+    on to a later time (an adaptive solver takes the same steps up to ``t_stop`` either way).
+
+    The release reports the NFE of its solve over ``[0, t_end]``; a trajectory solves over a longer
+    grid. dopri5 (torchdiffeq) evaluates ``f`` twice to start and six times per step, accepted or
+    rejected, the first at ``t0 + dt/5`` and the last two at ``t1 = t0 + dt``; a solve to ``t_stop``
+    makes every step that starts before ``t_stop``. ``t_last``: the solve's last output time (when it
+    is ``t_stop``, every evaluation counts, for any solver). None when it cannot be told (other
+    solvers)."""
+    n = len(eval_times)
+    if t_last is not None and abs(float(t_last) - float(t_stop)) < 1e-9:
+        return n
+    if solver != "dopri5":
+        return None
+    if n <= 2:
+        return n
+    tol = 1e-6 * max(1.0, abs(float(t_stop)))  # the recorded times are float32
+    count = 2
+    for k in range(2, n - 5, 6):
+        e0, t1 = eval_times[k], eval_times[k + 4]
+        t0 = t1 - (t1 - e0) / 0.8
+        if t0 >= float(t_stop) - tol:
+            break
+        count += 6
+    return count
 
 
 def build_ode_block(dim: int, hidden: int, cfg) -> ODEBlock:
