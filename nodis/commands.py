@@ -134,12 +134,22 @@ def add_eval(sub) -> None:
                                    "paper's Table 1. Metric definitions: docs/evaluation.md.")
     p.add_argument("--data", required=True, help="dataset folder (VG-SGG layout)")
     p.add_argument("--weights", default=None, help="checkpoint (default: the shipped demo model)")
-    p.add_argument("--predictions", default=None, help="evaluate saved `nodis predict` output instead of a model")
-    p.add_argument("--mode", default="all", help="predcls, sgcls, sgdet or all (default)")
+    p.add_argument("--predictions", default=None,
+                   help="evaluate saved `nodis predict` output (its folder, a per-image JSON or a JSON Lines file) "
+                        "instead of a model; every image of the split needs a prediction")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="with --predictions: count images without a prediction as zero recall (their number is "
+                        "printed) instead of refusing")
+    p.add_argument("--mode", default=None,
+                   help="predcls, sgcls, sgdet or all (default: all for a model; the mode the predictions record "
+                        "for --predictions)")
     p.add_argument("--split", default="test", choices=["test", "val", "train"])
     p.add_argument("--num-val-im", type=int, default=0, help="size of the val split carved from train")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
     p.add_argument("--times", default=None, help="also report R@K at these ODE times, e.g. 0:2.5:0.5")
+    p.add_argument("--frame", default="release", choices=["release", "image"],
+                   help="box frame for matching (model evaluation): release = as the original release, at long "
+                        "side 1024 with its ground-truth decoding (default); image = original-image pixels")
     p.add_argument("--device", default=None)
     p.add_argument("--json", default=None, help="write the results as JSON here")
     p.set_defaults(func=run_eval)
@@ -147,17 +157,19 @@ def add_eval(sub) -> None:
 
 def run_eval(args) -> int:
     # options and paths are checked before anything heavy; --predictions never imports torch
-    p.add_argument("--frame", default="release", choices=["release", "image"],
-                   help="box frame for matching (model evaluation): release = as the original release, at long "
-                        "side 1024 with its ground-truth decoding (default); image = original-image pixels")
     from .errors import ConfigError, DatasetError, ExportError, InputError
     from .evaluate import evaluate_model, evaluate_predictions, results_table
     from .predict import parse_times
 
-    modes = ["predcls", "sgcls", "sgdet"] if args.mode == "all" else [args.mode]
+    mode = args.mode if args.mode is not None else (None if args.predictions else "all")
+    modes = ["predcls", "sgcls", "sgdet"] if mode == "all" else [mode]
     for m in modes:
-        if m not in ("predcls", "sgcls", "sgdet"):
+        if m is not None and m not in ("predcls", "sgcls", "sgdet"):
             raise InputError(f"unknown mode {m!r}; choose predcls, sgcls, sgdet or all")
+    if args.predictions and mode == "all":
+        raise ConfigError("--mode all: saved predictions hold one mode (the one they record); leave --mode out")
+    if args.allow_missing and not args.predictions:
+        raise ConfigError("--allow-missing is only used with --predictions")
     if not Path(args.data).is_dir():
         raise DatasetError(f"--data {args.data}: no such dataset folder (VG-SGG layout: VG-SGG.h5, "
                            "VG-SGG-dicts.json, image_data.json, VG_100K/)")
@@ -172,8 +184,9 @@ def run_eval(args) -> int:
             raise ConfigError(f"{', '.join(given)}: only used when evaluating a model, not --predictions")
         if not Path(args.predictions).exists():
             raise InputError(f"--predictions {args.predictions}: no such file or folder")
-        for m in modes:
-            results[m] = evaluate_predictions(args.predictions, args.data, m, split=args.split, num_val_im=args.num_val_im)
+        res = evaluate_predictions(args.predictions, args.data, mode, split=args.split, num_val_im=args.num_val_im,
+                                   allow_missing=args.allow_missing)
+        results[res["mode"]] = res
     else:
         from . import resolve_device
         from .cli import check_weights_arg, load_model_for_cli
@@ -188,6 +201,16 @@ def run_eval(args) -> int:
                                         num_val_im=args.num_val_im, times=times, progress=not args.quiet,
                                         frame=args.frame)
     print(results_table(results))
+    for res in results.values():
+        n, m = res.get("matched_images"), res.get("missing_images")
+        if n is None:
+            continue
+        line = f"predictions: {n} images evaluated"
+        if m:
+            line += f", {m} without a prediction counted as zero recall (--allow-missing)"
+        if res.get("ignored_images"):
+            line += f", {res['ignored_images']} outside the {res['split']} split left out"
+        print(line)
     if args.json:
         from .export import atomic_write_text
 

@@ -5,7 +5,6 @@ The metric definitions live in :mod:`nodis.evaluation`; this module runs the mod
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -17,7 +16,6 @@ from .config import MODES
 from .data.vg import VGDataset
 from .errors import InputError
 from .evaluation import Evaluator, GroundTruth, Prediction, format_results_table, iou_legacy
-from .graph import SceneGraph
 
 log = logging.getLogger(__name__)
 
@@ -131,82 +129,13 @@ def _object_stats(acc: list, graph, sample, mode: str) -> None:
     acc[1] += int(hit.sum())
 
 
-def evaluate_predictions(pred_path: str | Path, root: str | Path, mode: str, split: str = "test",
-                         num_val_im: int = 0) -> dict[str, Any]:
-    """Evaluate saved predictions (the JSON Lines / per-image JSON that ``nodis predict`` writes)
-    against the dataset's ground truth. Images are matched by file name (``{image_id}.jpg``)."""
-    ds = VGDataset(root, split, num_val_im=num_val_im, filter_duplicate_rels=False)
-    by_name = {Path(ds.image_path(i)).name: i for i in range(len(ds))}
-    graphs = list(_read_graphs(Path(pred_path)))
-    if not graphs:
-        raise InputError(f"{pred_path}: no scene graphs found")
-    vocab_p = len(graphs[0].predicate_names or []) or None
-    P = vocab_p or 51
-    ev = Evaluator(P, zeroshot_triplets=dataset_zeroshot(root, num_val_im) if split == "test" else None)
-    used = 0
-    for g in graphs:
-        name = Path(g.image or "").name
-        if name not in by_name:
-            continue
-        s = ds[by_name[name]]
-        gt = GroundTruth(s.boxes, s.labels, s.relations)
-        ev.add(gt, Prediction.from_graph(g, P).in_mode(mode, gt))
-        used += 1
-    if not used:
-        raise InputError(f"{pred_path}: none of the predicted images belong to the {split} split of {root}")
-    out = ev.summary()
-    out.update(mode=mode, split=split, matched_images=used)
-    return out
+def evaluate_predictions(pred_path: str | Path, root: str | Path, mode: str | None = None, split: str = "test",
+                         num_val_im: int = 0, allow_missing: bool = False) -> dict[str, Any]:
+    """Evaluate saved ``nodis predict`` output against the dataset's ground truth, every image
+    accounted for: :func:`nodis.eval_predictions.evaluate_predictions`."""
+    from .eval_predictions import evaluate_predictions as run
 
-
-def _read_graphs(path: Path):
-    """Scene graphs at t_end from ``nodis predict`` output: a folder of per-image
-    ``nodis.prediction/1`` JSON files, one such file, a nodis scene-graph JSON, or a JSON Lines file
-    of scene graphs. Other JSON files in a folder (GraphML side files, node-link, run files) are
-    skipped, so every image counts once."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
-    if path.is_dir():
-        for f in sorted(path.glob("*.json")):
-            try:
-                doc = json.loads(f.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue
-            g = _graph_from_doc(doc)
-            if g is not None:
-                yield g
-        return
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
-        for line in text.splitlines():
-            if line.strip():
-                g = _graph_from_doc(json.loads(line))
-                if g is not None:
-                    yield g
-        return
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
-    g = _graph_from_doc(doc)
-    if g is None:
-        raise InputError(f"{path}: not a nodis prediction or scene graph")
-    yield g
-
-
-def _graph_from_doc(doc) -> SceneGraph | None:
-    """The t_end graph of a ``nodis.prediction/1`` document, or a ``nodis.scene_graph/1`` itself."""
-    if not isinstance(doc, dict):
-        return None
-    schema = str(doc.get("schema", ""))
-    if schema.startswith("nodis.scene_graph"):
-        return SceneGraph.from_dict(doc)
-    if schema.startswith("nodis.prediction") and doc.get("graphs"):
-        t_end = float(doc.get("t_end", 1.5))
-        graphs = doc["graphs"]
-        best = min(graphs, key=lambda g: abs(float(g.get("t_obj", 0.0)) - t_end))
-        return SceneGraph.from_dict(best)
-    return None
+    return run(pred_path, root, mode, split=split, num_val_im=num_val_im, allow_missing=allow_missing)
 
 
 def results_table(results: dict[str, dict]) -> str:

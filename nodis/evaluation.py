@@ -160,6 +160,8 @@ class Prediction:
     (subject, object) index pairs, ``rel_scores`` (R, P) full predicate distribution per pair with
     column 0 = background (only columns >= 1 are used). The order of the pairs does not matter: they
     are ranked by ``obj_scores[s] * obj_scores[o] * max(rel_scores[1:])`` (stable sort).
+    ``rel_offered`` (R, P) bool, optional: the (pair, predicate) entries that are predictions at all
+    (None: every entry); without the graph constraint only those are candidates.
     """
 
     boxes: np.ndarray
@@ -167,6 +169,7 @@ class Prediction:
     obj_scores: np.ndarray
     rel_pairs: np.ndarray
     rel_scores: np.ndarray
+    rel_offered: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.boxes = _as_boxes(self.boxes, "predicted boxes")
@@ -192,6 +195,8 @@ class Prediction:
             raise InputError(f"predicted relation pairs refer to objects outside 0..{n - 1}")
         if not (np.all(np.isfinite(self.obj_scores)) and np.all(np.isfinite(rs))):
             raise InputError("prediction scores contain NaN or infinite values")
+        if self.rel_offered is not None:
+            self.rel_offered = np.asarray(self.rel_offered, dtype=bool).reshape(rs.shape)
 
     @classmethod
     def from_graph(cls, graph: Any, num_predicates: int | None = None) -> Prediction:
@@ -216,20 +221,25 @@ class Prediction:
             width = num_predicates
         width = max(width, 2)
         rows = np.zeros((len(graph.relations), width), dtype=np.float64)
+        offered = np.ones((len(graph.relations), width), dtype=bool)
         pairs = np.zeros((len(graph.relations), 2), dtype=np.int64)
         for i, r in enumerate(graph.relations):
             try:
                 pairs[i] = (pos[r.subject], pos[r.object])
             except KeyError as e:
                 raise InputError(f"relation refers to object {e.args[0]}, which is not in the graph") from None
+            if not 1 <= r.predicate < width:
+                raise InputError(f"relation predicate {r.predicate} is outside 1..{width - 1}")
             if r.predicate_scores is not None:
                 rows[i, : len(r.predicate_scores)] = r.predicate_scores
-            else:
+            else:  # no distribution: this pair offers its own predicate only
                 rows[i, r.predicate] = r.predicate_score
+                offered[i] = False
+                offered[i, r.predicate] = True
         return cls(np.array([o.box for o in graph.objects], dtype=np.float64).reshape(-1, 4),
                    np.array([o.label for o in graph.objects], dtype=np.int64),
                    np.array([o.score for o in graph.objects], dtype=np.float64),
-                   pairs, rows)
+                   pairs, rows, None if offered.all() else offered)
 
     def in_mode(self, mode: str, gt: GroundTruth) -> Prediction:
         """The substitutions of ``sg_eval.evaluate_from_dict`` for ``mode``.
@@ -247,8 +257,10 @@ class Prediction:
             raise InputError(f"{mode}: the prediction has {self.boxes.shape[0]} objects but the ground truth "
                              f"has {m}; in {mode} the objects must be the ground-truth objects")
         if mode == "predcls":
-            return Prediction(gt.boxes.copy(), gt.labels.copy(), np.ones(m), self.rel_pairs, self.rel_scores)
-        return Prediction(gt.boxes.copy(), self.labels, self.obj_scores, self.rel_pairs, self.rel_scores)
+            return Prediction(gt.boxes.copy(), gt.labels.copy(), np.ones(m), self.rel_pairs, self.rel_scores,
+                              self.rel_offered)
+        return Prediction(gt.boxes.copy(), self.labels, self.obj_scores, self.rel_pairs, self.rel_scores,
+                          self.rel_offered)
 
 
 # ---------------------------------------------------------------------------------------- matching
@@ -307,13 +319,23 @@ def _rank_graph_constrained(pred: Prediction, top: int) -> tuple[np.ndarray, np.
 
 
 def _rank_no_graph_constraint(pred: Prediction, top: int) -> tuple[np.ndarray, np.ndarray]:
-    """(R', 3) rows (s, o, p) for the top ``top`` (pair, predicate >= 1) by obj_s * obj_o * rel[p]."""
+    """(R', 3) rows (s, o, p) for the top ``top`` (pair, predicate >= 1) by obj_s * obj_o * rel[p].
+
+    Only the (pair, predicate) entries that ``pred.rel_offered`` allows are candidates: a relation
+    stored without its distribution offers its own predicate only (zero-scored entries of a stored
+    distribution are candidates, as in the original)."""
     if pred.rel_pairs.shape[0] == 0:
         return np.zeros((0, 3), np.int64), np.zeros(0)
     s, o = pred.rel_pairs[:, 0], pred.rel_pairs[:, 1]
     pair_score = pred.obj_scores[s] * pred.obj_scores[o]
     overall = pair_score[:, None] * pred.rel_scores[:, 1:]  # (R, P-1), row-major = (pair, predicate)
-    flat = _top_stable(overall.ravel(), top)
+    if pred.rel_offered is not None:
+        offered = pred.rel_offered[:, 1:].ravel()
+        overall = np.where(pred.rel_offered[:, 1:], overall, -np.inf)
+        flat = _top_stable(overall.ravel(), top)
+        flat = flat[offered[flat]]
+    else:
+        flat = _top_stable(overall.ravel(), top)
     pi, ci = np.unravel_index(flat, overall.shape)
     return np.column_stack((s[pi], o[pi], ci + 1)), overall[pi, ci]
 
@@ -410,8 +432,12 @@ class Evaluator:
                 raise InputError(f"relation scores have {width} columns but the evaluator has "
                                  f"{self.num_predicates} predicates (incl. background)")
             if width < self.num_predicates:  # missing predicates score 0 (e.g. a graph without distributions)
+                extra = self.num_predicates - width
+                offered = pred.rel_offered
+                if offered is not None:  # a row offering everything it has also offers the new columns
+                    offered = np.concatenate([offered, np.repeat(offered.all(1, keepdims=True), extra, 1)], 1)
                 pred = Prediction(pred.boxes, pred.labels, pred.obj_scores, pred.rel_pairs,
-                                  np.pad(pred.rel_scores, ((0, 0), (0, self.num_predicates - width))))
+                                  np.pad(pred.rel_scores, ((0, 0), (0, extra))), offered)
         if g == 0:
             self.num_skipped += 1
             return ImageResult(num_gt=0, skipped=True)

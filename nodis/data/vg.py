@@ -281,6 +281,150 @@ def _known_vocab_name(classes: tuple[str, ...], predicates: tuple[str, ...]) -> 
     return None
 
 
+def _field(name: str, arr: np.ndarray, shapes: tuple[tuple[int | None, ...], ...], kinds: str, path: Path) -> np.ndarray:
+    """``arr`` if its shape is one of ``shapes`` (None: any length) and its dtype kind one of
+    ``kinds`` ("iu": integers, "f": floats); else :class:`DatasetError` naming the field."""
+    if arr.dtype.kind not in kinds:
+        want = "integers" if kinds == "iu" else "numbers"
+        raise DatasetError(f"{path.name}: '{name}' holds {arr.dtype} values, expected {want}")
+    for shape in shapes:
+        if arr.ndim == len(shape) and all(w is None or w == n for w, n in zip(shape, arr.shape)):
+            return arr
+    want = " or ".join("(" + ", ".join("N" if w is None else str(w) for w in sh) + ")" for sh in shapes)
+    raise DatasetError(f"{path.name}: '{name}' has shape {tuple(arr.shape)}, expected {want}")
+
+
+def validate_h5(data: dict[str, np.ndarray], vocab: Vocabulary, path: Path) -> None:
+    """Check the arrays of a ``VG-SGG.h5`` before they are used, in place (labels and predicates are
+    flattened): shapes and dtypes, finite boxes inside ``[0, BOX_SCALE]`` with positive sizes, class
+    and predicate indices of the vocabulary, per-image box and relation ranges inside the arrays, and
+    relations that join objects of their own image. :class:`DatasetError` names the field."""
+    labels = _field("labels", data["labels"], ((None, 1), (None,)), "iu", path).reshape(-1)
+    n_obj = len(labels)
+    boxes = _field("boxes_1024", data["boxes_1024"], ((None, 4),), "iuf", path)
+    if len(boxes) != n_obj:
+        raise DatasetError(f"{path.name}: 'boxes_1024' has {len(boxes)} rows but 'labels' {n_obj}")
+    rels = _field("relationships", data["relationships"], ((None, 2),), "iu", path)
+    preds = _field("predicates", data["predicates"], ((None, 1), (None,)), "iu", path).reshape(-1)
+    if len(preds) != len(rels):
+        raise DatasetError(f"{path.name}: 'predicates' has {len(preds)} rows but 'relationships' {len(rels)}")
+    split = _field("split", data["split"], ((None,),), "iu", path)
+    n_img = len(split)
+    ranges = {}
+    for k in ("img_to_first_box", "img_to_last_box", "img_to_first_rel", "img_to_last_rel"):
+        ranges[k] = _field(k, data[k], ((None,),), "iu", path).astype(np.int64)
+        if len(ranges[k]) != n_img:
+            raise DatasetError(f"{path.name}: '{k}' has {len(ranges[k])} entries but 'split' {n_img}")
+    if n_obj and (labels.min() < 1 or labels.max() >= vocab.num_classes):
+        bad = int(labels[(labels < 1) | (labels >= vocab.num_classes)][0])
+        raise DatasetError(f"{path.name}: 'labels' holds class {bad}, outside 1..{vocab.num_classes - 1} of the "
+                           "vocabulary in " + DICTS_NAME)
+    if len(preds) and (preds.min() < 1 or preds.max() >= vocab.num_predicates):
+        bad = int(preds[(preds < 1) | (preds >= vocab.num_predicates)][0])
+        raise DatasetError(f"{path.name}: 'predicates' holds predicate {bad}, outside 1..{vocab.num_predicates - 1} "
+                           "of the vocabulary in " + DICTS_NAME)
+    b = boxes.astype(np.float64)
+    if not np.all(np.isfinite(b)):
+        raise DatasetError(f"{path.name}: 'boxes_1024' holds NaN or infinite values")
+    if boxes.dtype.kind == "f" and not np.all(b == np.round(b)):
+        raise DatasetError(f"{path.name}: 'boxes_1024' holds fractional values; it stores integer pixels")
+    x1y1 = b[:, :2] - np.floor(b[:, 2:] / 2)
+    x2y2 = x1y1 + b[:, 2:]
+    bad = (b[:, 2] <= 0) | (b[:, 3] <= 0) | (x1y1 < 0).any(1) | (x2y2 > BOX_SCALE + 1).any(1)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise DatasetError(f"{path.name}: 'boxes_1024' row {k} [xc, yc, w, h] = {boxes[k].tolist()} is not a box "
+                           f"inside the {BOX_SCALE}-pixel frame with a positive size ({int(bad.sum())} such rows)")
+    fb, lb = ranges["img_to_first_box"], ranges["img_to_last_box"]
+    fr, lr = ranges["img_to_first_rel"], ranges["img_to_last_rel"]
+    has_box = fb >= 0
+    bad = has_box & ~((fb <= lb) & (lb < n_obj))
+    bad |= ~has_box & (fb != -1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DatasetError(f"{path.name}: image {i} has the box range 'img_to_first_box'..'img_to_last_box' = "
+                           f"{fb[i]}..{lb[i]}, outside the {n_obj} boxes")
+    _disjoint(fb, lb, has_box, "box", "img_to_first_box", path)
+    has_rel = fr >= 0
+    bad = has_rel & ~((fr <= lr) & (lr < len(rels)) & has_box)
+    bad |= ~has_rel & (fr != -1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DatasetError(f"{path.name}: image {i} has the relation range 'img_to_first_rel'..'img_to_last_rel' = "
+                           f"{fr[i]}..{lr[i]}, outside the {len(rels)} relations (or the image has no boxes)")
+    _disjoint(fr, lr, has_rel, "relation", "img_to_first_rel", path)
+    if has_rel.any():  # every relation joins two boxes of its own image
+        img = np.flatnonzero(has_rel)
+        counts = lr[img] - fr[img] + 1
+        owner = np.repeat(img, counts)
+        starts = np.repeat(fr[img] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        idx = np.arange(int(counts.sum())) + starts
+        r = rels[idx].astype(np.int64)
+        outside = (r < fb[owner, None]).any(1) | (r > lb[owner, None]).any(1)
+        if outside.any():
+            j = int(np.flatnonzero(outside)[0])
+            raise DatasetError(f"{path.name}: 'relationships' row {int(idx[j])} = {r[j].tolist()} joins boxes outside "
+                               f"image {int(owner[j])}'s range {fb[owner[j]]}..{lb[owner[j]]}")
+    data["labels"], data["predicates"] = labels, preds
+
+
+def _disjoint(first: np.ndarray, last: np.ndarray, used: np.ndarray, what: str, name: str, path: Path) -> None:
+    """The images' inclusive ranges ``first..last`` (where ``used``) must not overlap: every box and
+    relation belongs to one image."""
+    img = np.flatnonzero(used)
+    if len(img) < 2:
+        return
+    order = img[np.argsort(first[img], kind="stable")]
+    clash = first[order[1:]] <= last[order[:-1]]
+    if clash.any():
+        a, b = int(order[:-1][clash][0]), int(order[1:][clash][0])
+        raise DatasetError(f"{path.name}: the {what} ranges of images {a} and {b} overlap "
+                           f"('{name}'..: {first[a]}..{last[a]} and {first[b]}..{last[b]}); each {what} "
+                           "belongs to one image")
+
+
+def validate_box_frames(boxes1024: np.ndarray, first: np.ndarray, last: np.ndarray, image_data: list,
+                        path: Path) -> None:
+    """Every image's boxes (x1y1x2y2 at long side ``BOX_SCALE``) lie inside that image's frame,
+    ``round(width * BOX_SCALE / long side)`` by ``round(height * ...)`` (one pixel of rounding allowed)."""
+    img = np.flatnonzero(first >= 0)
+    if not len(img):
+        return
+    w = np.array([image_data[i]["width"] for i in img], dtype=np.float64)
+    h = np.array([image_data[i]["height"] for i in img], dtype=np.float64)
+    scale = BOX_SCALE / np.maximum(w, h)
+    counts = last[img] - first[img] + 1
+    owner = np.repeat(np.arange(len(img)), counts)
+    idx = np.arange(int(counts.sum())) + np.repeat(first[img] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    lim = np.stack([np.round(w * scale), np.round(h * scale)], 1)[owner] + 1
+    out = (boxes1024[idx, 2:] > lim).any(1)
+    if out.any():
+        j = int(np.flatnonzero(out)[0])
+        i = int(img[owner[j]])
+        raise DatasetError(f"{path.name}: 'boxes_1024' row {int(idx[j])} (x1, y1, x2, y2 = "
+                           f"{boxes1024[idx[j]].tolist()}) lies outside image {image_data[i]['image_id']}, whose "
+                           f"{image_data[i]['width']}x{image_data[i]['height']} pixels are "
+                           f"{int(lim[j][0]) - 1}x{int(lim[j][1]) - 1} at {BOX_SCALE}")
+
+
+def validate_image_data(image_data: list, path: Path) -> None:
+    """Every entry of ``image_data.json`` is an object with a whole-number ``image_id`` (unique) and
+    positive whole-number ``width`` and ``height``; :class:`DatasetError` naming the entry otherwise."""
+    seen: set[int] = set()
+    for k, d in enumerate(image_data):
+        if not isinstance(d, dict):
+            raise DatasetError(f"{path.name}[{k}] is a {type(d).__name__}, not an object")
+        for key in ("image_id", "width", "height"):
+            v = d.get(key)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise DatasetError(f"{path.name}[{k}]: '{key}' must be a whole number, got {v!r}")
+        if d["width"] < 1 or d["height"] < 1:
+            raise DatasetError(f"{path.name}[{k}]: image {d['image_id']} has the size {d['width']}x{d['height']}")
+        if d["image_id"] in seen:
+            raise DatasetError(f"{path.name}[{k}]: image_id {d['image_id']} appears twice")
+        seen.add(d["image_id"])
+
+
 class VGDataset:
     """A split of a VG-SGG folder, loaded like neural-motifs' ``load_graphs``.
 
@@ -331,11 +475,18 @@ class VGDataset:
             missing = [k for k in H5_KEYS if k not in f]
             if missing:
                 raise DatasetError(f"{h5_path} lacks the key(s) {', '.join(missing)}; is it a VG-SGG.h5 file?")
-            data = {k: f[k][:] for k in H5_KEYS}
+            data = {}
+            for k in H5_KEYS:
+                try:
+                    data[k] = np.asarray(f[k][()])
+                except (TypeError, ValueError, OSError, KeyError) as e:
+                    raise DatasetError(f"{H5_NAME}: '{k}' cannot be read as an array ({e})") from None
+        validate_h5(data, self.vocab, h5_path)
         num_images = len(data["split"])
         image_data = _load_json(_require(self.root / IMAGE_DATA_NAME, "VG image metadata file"))
         if not isinstance(image_data, list):
             raise DatasetError(f"{self.root / IMAGE_DATA_NAME} must hold a list of images")
+        validate_image_data(image_data, self.root / IMAGE_DATA_NAME)
         if len(image_data) != num_images:
             image_data = [d for d in image_data if int(d.get("image_id", -1)) not in CORRUPTED_IMAGE_IDS]
         if len(image_data) != num_images:
@@ -358,6 +509,8 @@ class VGDataset:
         boxes = data["boxes_1024"].astype(np.int64)
         x1y1 = boxes[:, :2] - boxes[:, 2:] // 2
         self._boxes1024 = np.concatenate([x1y1, x1y1 + boxes[:, 2:]], axis=1)
+        validate_box_frames(self._boxes1024, data["img_to_first_box"].astype(np.int64),
+                            data["img_to_last_box"].astype(np.int64), image_data, h5_path)
         self._labels = data["labels"].reshape(-1).astype(np.int64)
         n_obj = len(self._labels)
         rel_pairs = data["relationships"].astype(np.int64).reshape(-1, 2)
