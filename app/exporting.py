@@ -47,6 +47,8 @@ class ExportReport:
     written: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    cancelled: bool = False  # stopped by the user (the images written so far are complete)
+    done: int = 0  # images finished (written or failed)
 
 
 def _kwargs(item: ExportItem, fmt: str, engine=None) -> dict:
@@ -76,23 +78,30 @@ def export_one(engine, item: ExportItem, path: str | Path, fmt: str) -> Path:
 
 def export_batch(engine, items: list[ExportItem], folder: str | Path, formats: list[str]) -> ExportReport:
     """(worker thread) Write every item in every format into ``folder``; carry on after failures.
-    An image whose export fails in one format keeps none of its files (no half-written sets)."""
+    An image whose export fails in one format keeps none of its files (no half-written sets).
+
+    Progress is reported after each image (``engine.call_progress(done, total)``) and the export stops
+    between images when the user cancels (``engine.call_cancelled()``): the report then says
+    ``cancelled``, the images written so far are complete and the run-level VG file is not written."""
     rep = ExportReport()
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ExportError(f"cannot create the folder {folder}: {e.strerror or e}") from e
+    progress = getattr(engine, "call_progress", None)
+    cancelled = getattr(engine, "call_cancelled", None)
     stems = export.output_names([it.image for it in items])  # distinct whatever the paths (as nodis predict)
-    if "vg" in formats:
-        try:
-            rep.written += export.save_batch([it.graph for it in items], folder, "vg")
-        except NodisError as e:
-            rep.errors.append(f"scene_graphs.json: {e}")
     per_image = [f for f in formats if f != "vg"]
     for it, stem in zip(items, stems):  # one image's formats all or none (export.save_formats)
         if not per_image:
             break
+        if cancelled is not None and cancelled():
+            rep.cancelled = True
+            return rep
+        if progress is not None:
+            progress(rep.done, len(items))
+        rep.done += 1
         try:
             options = {f: _kwargs(it, f, engine) for f in per_image}
             rep.written += list(export.save_formats(it.graph, folder / stem, per_image, options).values())
@@ -101,4 +110,15 @@ def export_batch(engine, items: list[ExportItem], folder: str | Path, formats: l
         except Exception as e:  # keep going with the other images
             log.exception("export of %s failed", stem)
             rep.errors.append(f"{stem}: {type(e).__name__}: {e}")
+    if cancelled is not None and cancelled():
+        rep.cancelled = True
+        return rep
+    if "vg" in formats:
+        try:
+            rep.written += export.save_batch([it.graph for it in items], folder, "vg")
+        except NodisError as e:
+            rep.errors.append(f"scene_graphs.json: {e}")
+    rep.done = len(items)
+    if progress is not None:
+        progress(len(items), len(items))
     return rep

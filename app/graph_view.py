@@ -85,6 +85,8 @@ class _Signals(QObject):
     nodeClicked = Signal(object, bool)
     nodeMoved = Signal(object, float, float)
     edgeClicked = Signal(int, int, bool)
+    nodeContext = Signal(object, object)  # node key, QPoint (screen)
+    edgeContext = Signal(int, int, object)  # subject, object, QPoint (screen)
 
 
 class NodeItem(QGraphicsItem):
@@ -137,6 +139,9 @@ class NodeItem(QGraphicsItem):
             ev.accept()
             additive = bool(ev.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
             self.signals.nodeClicked.emit(self.key, additive)
+        elif ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            self.signals.nodeContext.emit(self.key, ev.screenPos().toPoint())
         else:
             ev.ignore()
 
@@ -199,6 +204,9 @@ class EdgeLabel(QGraphicsItem):
             ev.accept()
             additive = bool(ev.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
             self.signals.edgeClicked.emit(int(self.key[0]), int(self.key[1]), additive)
+        elif ev.button() == Qt.MouseButton.RightButton and self.key is not None and self.signals is not None:
+            ev.accept()
+            self.signals.edgeContext.emit(int(self.key[0]), int(self.key[1]), ev.screenPos().toPoint())
         else:
             ev.ignore()
 
@@ -298,12 +306,16 @@ class EdgeItem(QGraphicsItem):
             ev.accept()
             additive = bool(ev.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
             self.signals.edgeClicked.emit(int(self.key[0]), int(self.key[1]), additive)
+        elif ev.button() == Qt.MouseButton.RightButton and self.key is not None and self.signals is not None:
+            ev.accept()
+            self.signals.edgeContext.emit(int(self.key[0]), int(self.key[1]), ev.screenPos().toPoint())
         else:
             ev.ignore()
 
 
 class _ClickViewBox(pg.ViewBox):
     backgroundClicked = Signal()
+    backgroundContext = Signal(object)  # QPoint (screen)
 
     def __init__(self) -> None:
         super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.06)
@@ -312,6 +324,9 @@ class _ClickViewBox(pg.ViewBox):
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             self.backgroundClicked.emit()
+        elif ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            self.backgroundContext.emit(ev.screenPos().toPoint())
         else:
             super().mouseClickEvent(ev)
 
@@ -351,6 +366,7 @@ class GraphView(QWidget):
     nodeClicked = Signal(int, bool)  # object id (-1: background), additive
     edgeClicked = Signal(int, int, bool)  # subject id, object id, additive
     nodeMoved = Signal(object, float, float)  # node key, scene x, y
+    contextRequested = Signal(object, object)  # object id, ("edge", subject, object) or None (background); QPoint
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -365,6 +381,9 @@ class GraphView(QWidget):
         self.signals.nodeClicked.connect(lambda k, a: self.nodeClicked.emit(int(k) if isinstance(k, int) else -1, a))
         self.signals.nodeMoved.connect(self.nodeMoved)
         self.signals.edgeClicked.connect(self.edgeClicked)
+        self.signals.nodeContext.connect(lambda k, p: self.contextRequested.emit(k if isinstance(k, int) else None, p))
+        self.signals.edgeContext.connect(lambda s, o, p: self.contextRequested.emit(("edge", s, o), p))
+        self.vb.backgroundContext.connect(lambda p: self.contextRequested.emit(None, p))
         self.vb.backgroundClicked.connect(lambda: self.nodeClicked.emit(-1, False))
         self.vb.sigTransformChanged.connect(self._relayout_edges)
         self.nodes: dict = {}
@@ -565,6 +584,16 @@ class GraphView(QWidget):
         r = QRectF(lo[0] - 60, lo[1] - 30, max(120.0, hi[0] - lo[0] + 120), max(60.0, hi[1] - lo[1] + 60))
         self.vb.setRange(r, padding=0.05)
         self._relayout_edges()
+
+    def center_on(self, key) -> bool:
+        """Pan (keeping the zoom) so that node ``key`` is in the middle of the view."""
+        node = self.nodes.get(key)
+        if node is None:
+            return False
+        c = self.vb.viewRect().center()
+        p = node.pos()
+        self.vb.translateBy(x=p.x() - c.x(), y=p.y() - c.y())
+        return True
 
     # ------------------------------------------------------------------ introspection (tests, exports)
     def node_positions(self) -> dict:

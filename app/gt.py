@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from nodis.errors import NodisError
-
 log = logging.getLogger(__name__)
 
 
@@ -97,19 +95,34 @@ def load_ground_truth_file(path: Path, image: Path, classes, predicates):
     return vg_to_ground_truth(entry, classes, predicates, strict=False)
 
 
-def find_ground_truth(image: Path, classes, predicates) -> tuple[Any, str]:
-    """``(GroundTruthView, source description)`` for ``image``, or ``(None, "")``."""
+def lookup_ground_truth(image: Path, classes, predicates) -> tuple[Any, str, str]:
+    """``(GroundTruthView or None, source file name, problem)`` for ``image``: ``problem`` says why a
+    ground-truth file next to it could not be used (it is skipped; the next candidate is tried).
+    Only regular files are read; any failure to parse one (bad JSON, a structure nested too deeply,
+    wrong types) is such a problem, never an exception. Runs on an I/O thread in the viewer."""
     image = Path(image)
     cands = [image.with_name(image.name + ".gt.json"), image.with_name(image.stem + ".gt.json"),
              image.parent / "scene_graphs.json"]
+    problems = []
     for c in cands:
-        if not c.is_file():
+        if not c.is_file():  # stat only: FIFOs, devices and folders are not regular files
             continue
         try:
             gt = load_ground_truth_file(c, image, classes, predicates)
-        except (NodisError, OSError, ValueError, KeyError, TypeError) as e:
+        except RecursionError:
+            problems.append(f"{c.name}: nested too deeply to be a scene graph")
+            log.warning("ignoring ground truth %s: nested too deeply", c)
+            continue
+        except Exception as e:  # noqa: BLE001 - a broken sidecar never stops the viewer
+            problems.append(f"{c.name}: {e}")
             log.warning("ignoring ground truth %s: %s", c, e)
             continue
         if gt is not None and len(np.asarray(gt.labels)):
-            return gt, c.name
-    return None, ""
+            return gt, c.name, "; ".join(problems)
+    return None, "", "; ".join(problems)
+
+
+def find_ground_truth(image: Path, classes, predicates) -> tuple[Any, str]:
+    """``(GroundTruthView, source description)`` for ``image``, or ``(None, "")``."""
+    gt, src, _ = lookup_ground_truth(image, classes, predicates)
+    return gt, src

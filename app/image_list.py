@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QImageReader, QPainter, QPixmap
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QImageReader, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from .io_thread import IOPool, regular_file
 from .state import CANCELLED, DONE, FAILED, MODE_TITLES, NEEDS_BOXES, QUEUED, RUNNING, ImageEntry, ViewerState
 
 THUMB = 64
@@ -15,17 +16,34 @@ STATUS_COLOURS = {QUEUED: (150, 150, 150), RUNNING: (100, 181, 246), DONE: (102,
 STATUS_SYMBOL = {QUEUED: "…", RUNNING: "⟳", DONE: "✓", FAILED: "✗", CANCELLED: "–", NEEDS_BOXES: "□"}
 
 
-def thumbnail(path: Path, size: int = THUMB) -> QPixmap:
-    """A square thumbnail (EXIF-rotated); a grey placeholder with '?' when the file is unreadable."""
-    pm = QPixmap(size, size)
-    pm.fill(QColor(45, 46, 50))
+def status_colour(status: str, palette: QPalette) -> QColor:
+    """The text colour of a row with ``status``, dark enough on light backgrounds (and vice versa)."""
+    c = QColor(*STATUS_COLOURS.get(status, (150, 150, 150)))
+    if palette.color(QPalette.ColorRole.Base).lightness() > 128:
+        c = c.darker(190)
+    return c
+
+
+def read_thumbnail(path: Path, size: int = THUMB) -> QImage:
+    """(any thread) The image scaled to fit ``size`` x ``size`` (EXIF-rotated); a null image when the
+    file is not a readable regular file."""
+    if regular_file(path):
+        return QImage()
     reader = QImageReader(str(path))
     reader.setAutoTransform(True)
     s = reader.size()
     if s.isValid() and s.width() > 0 and s.height() > 0:
         k = size / max(s.width(), s.height())
         reader.setScaledSize(QSize(max(1, int(s.width() * k)), max(1, int(s.height() * k))))
-    img: QImage = reader.read()
+    return reader.read()
+
+
+def thumbnail(path: Path | QImage, size: int = THUMB) -> QPixmap:
+    """A square thumbnail (of a file, or of an image from :func:`read_thumbnail`); a grey placeholder
+    with '?' when the file is unreadable."""
+    pm = QPixmap(size, size)
+    pm.fill(QColor(45, 46, 50))
+    img = path if isinstance(path, QImage) else read_thumbnail(path, size)
     p = QPainter(pm)
     if img.isNull():
         p.setPen(QColor(200, 200, 200))
@@ -51,6 +69,8 @@ def status_text(e: ImageEntry) -> str:
         s += ": " + e.message
     if e.gt is not None:
         s += " · GT"
+    elif e.gt_error:
+        s += " · ⚠ GT unreadable"
     return s
 
 
@@ -60,9 +80,10 @@ class ImageList(QWidget):
     currentRequested = Signal(int)  # eid
     removeRequested = Signal(int)
 
-    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerState, parent: QWidget | None = None, io: IOPool | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.io = io or IOPool(1, self)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter by file name…")
         self.filter.setClearButtonEnabled(True)
@@ -110,26 +131,39 @@ class ImageList(QWidget):
             self._thumb_timer.start()
 
     def _make_thumbs(self) -> None:
-        """Thumbnails a few at a time, so that opening a big folder does not freeze the window."""
-        for _ in range(6):
-            if not self._pending_thumbs:
-                self._thumb_timer.stop()
-                return
+        """Thumbnails are read on the I/O threads (a few queued at a time) and shown as they come."""
+        self._thumb_timer.stop()
+        while self._pending_thumbs and self.io.pending() < 8:
             eid = self._pending_thumbs.pop(0)
             e = self.state.entry(eid)
             if e is None or eid in self._thumbs:
                 continue
-            self._thumbs[eid] = QIcon(thumbnail(e.path))
-            it = self._items.get(eid)
-            if it is not None:
-                it.setIcon(self._thumbs[eid])
+            self._thumbs[eid] = self._placeholder
+            self.io.submit(read_thumbnail, e.path, callback=lambda img, err, eid=eid: self._thumb_read(eid, img))
+        if self._pending_thumbs:
+            self._thumb_timer.start(50)
+
+    def _thumb_read(self, eid: int, img) -> None:
+        self._thumbs[eid] = QIcon(thumbnail(img if img is not None else QImage()))
+        it = self._items.get(eid)
+        if it is not None:
+            it.setIcon(self._thumbs[eid])
 
     def _fill(self, it: QListWidgetItem, e: ImageEntry) -> None:
         it.setText(f"{e.name}\n{status_text(e)}")
         it.setToolTip(f"{e.path}\n{e.status}" + (f": {e.message}" if e.message else "")
-                      + (f"\nground truth: {e.gt_source}" if e.gt is not None else ""))
-        it.setForeground(QColor(*STATUS_COLOURS.get(e.status, (220, 220, 220))) if e.status in (FAILED, NEEDS_BOXES)
-                         else QColor(225, 225, 225))
+                      + (f"\nground truth: {e.gt_source}" if e.gt is not None else "")
+                      + (f"\nground truth not used: {e.gt_error}" if e.gt_error else ""))
+        if e.status in (FAILED, NEEDS_BOXES):
+            it.setForeground(status_colour(e.status, self.list.palette()))
+        else:  # the palette's text colour: readable in light and dark themes
+            it.setData(Qt.ItemDataRole.ForegroundRole, None)
+
+    def changeEvent(self, ev) -> None:
+        super().changeEvent(ev)
+        if ev.type() == QEvent.Type.PaletteChange:  # light <-> dark: recolour the rows
+            for eid in self._items:
+                self.update_entry(eid)
 
     def update_entry(self, eid: int) -> None:
         e, it = self.state.entry(eid), self._items.get(eid)

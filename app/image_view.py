@@ -5,9 +5,10 @@ y down, so view coordinates are image pixels). Each object of the displayed grap
 :class:`BoxItem` outlined in its :func:`nodis.render.object_color` (or its ground-truth status
 colour), with a label tag that keeps its screen size while zooming.
 
-In SGCls and PredCls the given boxes are editable :class:`pyqtgraph.RectROI` handles: drag to move,
-drag a corner to resize, right-click > Remove to delete; with the draw tool on, drag on the image
-to add a box. Edits are reported through :attr:`ImageView.boxesEdited`.
+In SGCls and PredCls the given boxes are editable :class:`EditableBox` handles: drag to move,
+drag a corner to resize, click to select; with the draw tool on, drag on the image to add a box.
+Edits are reported through :attr:`ImageView.boxDrawn` / :attr:`ImageView.boxChanged`; right-clicks
+through :attr:`ImageView.contextRequested` (the window shows its own context menu).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import logging
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QToolTip, QVBoxLayout, QWidget
 
@@ -35,6 +36,7 @@ class ImageViewBox(pg.ViewBox):
     """A ViewBox that reports clicks and, with ``draw_enabled``, turns left-drags into new boxes."""
 
     clicked = Signal(object, object)  # QPointF (view coords), Qt.KeyboardModifiers
+    contextClicked = Signal(object, object)  # QPointF (view coords), QPoint (screen)
     boxDrawn = Signal(object)  # QRectF (view coords)
 
     def __init__(self) -> None:
@@ -47,6 +49,9 @@ class ImageViewBox(pg.ViewBox):
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             self.clicked.emit(self.mapToView(ev.pos()), ev.modifiers())
+        elif ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            self.contextClicked.emit(self.mapToView(ev.pos()), ev.screenPos().toPoint())
         else:
             super().mouseClickEvent(ev)
 
@@ -223,14 +228,37 @@ def smallest_box_at(objects, x: float, y: float):
     return best
 
 
+class EditableBox(pg.RectROI):
+    """A given box (SGCls / PredCls): drag to move, drag the corner handle to resize. A click selects
+    its object and a right-click asks for the viewer's context menu (not pyqtgraph's own)."""
+
+    def __init__(self, view: "ImageView", k: int, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.view, self.k = view, k
+
+    def mouseClickEvent(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            additive = bool(ev.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
+            self.view.objectClicked.emit(self.k, additive)
+        elif ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            self.view.contextRequested.emit(self.k, ev.screenPos().toPoint())
+        else:
+            ev.ignore()
+
+    def getMenu(self):  # pragma: no cover - pyqtgraph's menu is never shown
+        return None
+
+
 class ImageView(QWidget):
     """Image + boxes. Emits object clicks, hovers and box edits; owns no state."""
 
     objectClicked = Signal(int, bool)  # object id (-1 = background), additive
     objectHovered = Signal(int)  # object id or -1
+    contextRequested = Signal(int, object)  # object id (-1: none under the pointer), QPoint (screen)
     boxDrawn = Signal(list)  # [x1, y1, x2, y2] image pixels
     boxChanged = Signal(int, list)  # index of a given box, its new [x1, y1, x2, y2] (moved / resized)
-    boxRemoved = Signal(int)  # index of a given box the user removed
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -262,7 +290,11 @@ class ImageView(QWidget):
         self.tag_font.setPointSizeF(9.0)
         self.tag_font.setBold(True)
         self.vb.clicked.connect(self._on_click)
+        self.vb.contextClicked.connect(self._on_context)
         self.vb.boxDrawn.connect(self._on_drawn)
+        # Qt asks for a tooltip 0.7 s after the pointer rests; the scene would answer "none" (our boxes
+        # have no item tooltips) and hide the one shown on hover: answer with the box's instead
+        self.gv.viewport().installEventFilter(self)
         self._mouse_proxy = pg.SignalProxy(self.gv.scene().sigMouseMoved, rateLimit=30, slot=self._on_move)
         self.set_message("Drop images or folders here, or use File ▸ Open (Ctrl+O)")
 
@@ -283,6 +315,20 @@ class ImageView(QWidget):
         if self._image_shape is not None:
             h, w = self._image_shape
             self.vb.setRange(QRectF(0, 0, w, h), padding=0.01)
+
+    def center_on(self, oid: int) -> bool:
+        """Pan (zooming out if needed) so that object ``oid``'s box is in the middle of the view."""
+        o = next((o for o in self._objects if o.index == oid), None)
+        if o is None:
+            return False
+        x1, y1, x2, y2 = o.box
+        r = self.vb.viewRect()
+        if r.width() < (x2 - x1) * 1.2 or r.height() < (y2 - y1) * 1.2:
+            self.vb.setRange(QRectF(x1, y1, x2 - x1, y2 - y1), padding=0.3)
+        else:
+            c = r.center()
+            self.vb.translateBy(x=(x1 + x2) / 2 - c.x(), y=(y1 + y2) / 2 - c.y())
+        return True
 
     def zoom(self, factor: float) -> None:
         self.vb.scaleBy((1 / factor, 1 / factor))
@@ -411,12 +457,11 @@ class ImageView(QWidget):
             pen = QPen(QColor(255, 255, 255, 180), 1)
             pen.setStyle(Qt.PenStyle.DotLine)
             pen.setCosmetic(True)
-            roi = pg.RectROI((x1, y1), (max(2.0, x2 - x1), max(2.0, y2 - y1)), pen=pen, removable=True,
-                             hoverPen=pg.mkPen((255, 230, 120), width=2), rotatable=False, antialias=False)
+            roi = EditableBox(self, k, (x1, y1), (max(2.0, x2 - x1), max(2.0, y2 - y1)), pen=pen, removable=False,
+                              hoverPen=pg.mkPen((255, 230, 120), width=2), rotatable=False, antialias=False)
             roi.setZValue(2000 + k)
             roi.translatable = not self.vb.draw_enabled  # while drawing, drags over a box draw a new one
             roi.sigRegionChangeFinished.connect(self._roi_changed)
-            roi.sigRemoveRequested.connect(self._remove_roi)
             self.vb.addItem(roi, ignoreBounds=True)
             self._rois.append(roi)
 
@@ -450,10 +495,6 @@ class ImageView(QWidget):
                 self._shown_boxes[i] = list(box)
             self.boxChanged.emit(i, box)
 
-    def _remove_roi(self, roi) -> None:
-        if roi in self._rois:
-            self.boxRemoved.emit(self._rois.index(roi))
-
     def set_draw_enabled(self, on: bool) -> None:
         self.vb.draw_enabled = bool(on)
         for r in self._rois:
@@ -469,6 +510,22 @@ class ImageView(QWidget):
                  float(np.clip(b[2], 0, W - 1)), float(np.clip(b[3], 0, H - 1))]
         if b[2] - b[0] >= 2 and b[3] - b[1] >= 2:
             self.boxDrawn.emit(b)
+
+    def _on_context(self, p: QPointF, screen) -> None:
+        o = smallest_box_at(self._objects, p.x(), p.y())
+        self.contextRequested.emit(-1 if o is None else o.index, screen)
+
+    def eventFilter(self, obj, ev) -> bool:
+        if ev.type() == QEvent.Type.ToolTip and obj is self.gv.viewport():
+            o = self._object_under(ev.pos())
+            if o is not None:
+                QToolTip.showText(ev.globalPos(), class_tooltip(o, self._class_names), self.gv)
+                return True
+        return super().eventFilter(obj, ev)
+
+    def _object_under(self, viewport_pos):
+        p = self.vb.mapSceneToView(self.gv.mapToScene(viewport_pos))
+        return smallest_box_at(self._objects, p.x(), p.y())
 
     def _on_click(self, p: QPointF, mods) -> None:
         o = smallest_box_at(self._objects, p.x(), p.y())

@@ -22,9 +22,53 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the model runs (default: CUDA when available)")
     p.add_argument("--mode", choices=["sgdet", "sgcls", "predcls"], default=None, help="initial mode")
     p.add_argument("--reset-settings", action="store_true", help="forget saved window layout, thresholds and files")
-    p.add_argument("--light", action="store_true", help="use the platform's light palette instead of the dark one")
+    p.add_argument("--theme", choices=["auto", "dark", "light"], default="auto",
+                   help="colours: follow the desktop's light / dark setting (auto, the default), or force one")
+    p.add_argument("--light", action="store_true", help="the same as --theme light")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     return p
+
+
+def system_scheme() -> str:
+    """'dark' or 'light': the desktop's colour scheme (Qt 6.5+ reports it; unknown counts as dark)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+
+    try:
+        scheme = QGuiApplication.styleHints().colorScheme()
+    except AttributeError:  # Qt < 6.5
+        return "dark"
+    return "light" if scheme == Qt.ColorScheme.Light else "dark"
+
+
+def apply_palette(app, scheme: str) -> None:
+    """Fusion style with the dark palette (``scheme='dark'``) or Fusion's light one (``'light'``)."""
+    if scheme == "dark":
+        apply_dark_palette(app)
+        return
+    app.setStyle("Fusion")
+    app.setPalette(app.style().standardPalette())
+    app.setStyleSheet("")
+    app.setProperty("nodis_scheme", "light")
+
+
+def follow_system_scheme(app, win=None) -> bool:
+    """Re-apply the palette (and the window's canvas colours) whenever the desktop's colour scheme
+    changes. False on Qt builds that do not report it."""
+    from PySide6.QtGui import QGuiApplication
+
+    hints = QGuiApplication.styleHints()
+    if not hasattr(hints, "colorSchemeChanged"):
+        return False
+
+    def changed(*_):
+        scheme = system_scheme()
+        apply_palette(app, scheme)
+        if win is not None and hasattr(win, "set_scheme"):
+            win.set_scheme(scheme)
+
+    hints.colorSchemeChanged.connect(changed)
+    return True
 
 
 def apply_dark_palette(app) -> None:
@@ -32,6 +76,7 @@ def apply_dark_palette(app) -> None:
     from PySide6.QtGui import QColor, QPalette
 
     app.setStyle("Fusion")
+    app.setProperty("nodis_scheme", "dark")
     pal = QPalette()
     base, alt, text = QColor(37, 38, 42), QColor(45, 46, 51), QColor(226, 226, 226)
     roles = {
@@ -62,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     QCoreApplication.setOrganizationName("nodis")
     QCoreApplication.setApplicationName("nodis-viewer")
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    if not args.light:
-        apply_dark_palette(app)
+    theme = "light" if args.light else args.theme
+    apply_palette(app, system_scheme() if theme == "auto" else theme)
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
@@ -74,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         settings().clear()
     device = None if args.device in (None, "auto") else args.device
     win = MainWindow(weights=args.weights, device=device)
+    if theme == "auto":  # follow the desktop when it switches between light and dark
+        follow_system_scheme(app, win)
     if args.mode:
         win.state.set_mode(args.mode)
     win.show()

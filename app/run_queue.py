@@ -110,7 +110,7 @@ class RunQueue(QObject):
         cur = self.state.current
         order = ([cur] if cur is not None else []) + [e for e in self.state.entries if e is not cur]
         for e in order:
-            if only_stale and e.mode == self.state.mode and (e.has_result or e.status in (QUEUED, RUNNING)):
+            if only_stale and e.mode == self.state.mode and (e.has_result or e.status in (QUEUED, RUNNING, FAILED)):
                 continue
             self.schedule(e, self.state.mode)
 

@@ -15,8 +15,10 @@ from PIL import Image  # noqa: E402
 def _pyside_refcount_fix(qapp):
     """Compensate the PySide6 6.12 reference-count bug for the whole session (see app/qtfix.py)."""
     from nodis_viewer import qtfix
+    from nodis_viewer.main import apply_palette
 
     qtfix.install()
+    apply_palette(qapp, "dark")  # the style and palette nodis-viewer runs with
     yield
 
 
