@@ -81,6 +81,7 @@ class ImageEntry:
     info: dict[str, Any] = field(default_factory=dict)  # seconds, nfe, num objects ...
     gt: Any = None  # nodis.render.GroundTruthView or None
     gt_source: str = ""
+    gt_error: str = ""  # why a ground-truth file next to the image could not be used
     layout: dict[int, tuple[float, float]] = field(default_factory=dict)  # node id -> scene position
     layout_mode: str = ""  # the mode the layout was made for (object ids differ between modes)
     result_mode: str = ""  # the mode of the result in ``graphs`` ("" while there is none)

@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QCompleter,
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QSpinBox,
@@ -55,9 +57,10 @@ from .dialogs import AboutDialog, ShortcutsDialog
 from .export_controller import ExportController
 from .exporting import SINGLE_EXPORTS
 from .graph_view import GraphView, compute_layout
-from .gt import find_ground_truth
+from .gt import lookup_ground_truth
 from .image_list import ImageList
 from .image_view import ImageView
+from .io_thread import IOPool, regular_file
 from .recent import MAX_RECENT, RecentFiles  # noqa: F401  (MAX_RECENT: public name kept)
 from .run_queue import RunQueue
 from .settings import SETTINGS_APP, SETTINGS_ORG, ViewerSettings, settings  # noqa: F401
@@ -110,6 +113,7 @@ class MainWindow(QMainWindow):
         self.prefs = ViewerSettings()
         self.state = ViewerState(self)
         self.engine = Engine(self, model_factory=model_factory)
+        self.io = IOPool(2, self)  # file reads off the GUI thread
         self.runs = RunQueue(self.state, self.engine, default_label=self._current_label, parent=self)
         self.boxes = BoxEditor(self.state, self.runs, self)
         self.recent = RecentFiles(self.prefs, self)
@@ -130,6 +134,7 @@ class MainWindow(QMainWindow):
         self._tables_timer.setInterval(TABLES_SETTLE_MS)
         self._tables_timer.timeout.connect(self._flush_tables)
         self.last_error = ""  # last message shown in a box (tests read it)
+        self.last_menu: QMenu | None = None  # last context menu shown (tests read it)
         self.quiet = False  # True: errors go to the status bar only (tests, batch runs)
 
         # ---------------------------------------------------------------- views
@@ -143,7 +148,7 @@ class MainWindow(QMainWindow):
         self.split.setStretchFactor(1, 4)
         self.setCentralWidget(self.split)
 
-        self.image_list = ImageList(self.state)
+        self.image_list = ImageList(self.state, io=self.io)
         self.list_dock = self._dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.time_panel = TimePanel(self.state)
         self.time_dock = self._dock("ODE time", self.time_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -188,11 +193,12 @@ class MainWindow(QMainWindow):
         self.image_view.objectHovered.connect(self._object_hovered)
         self.image_view.boxDrawn.connect(lambda box: self.boxes.add(box, self._current_label()))
         self.image_view.boxChanged.connect(self.boxes.move)
-        self.image_view.boxRemoved.connect(self.boxes.remove)
         self.graph_view.nodeClicked.connect(lambda i, add: QTimer.singleShot(0, lambda: self._object_clicked(i, add)))
         self.graph_view.edgeClicked.connect(
             lambda s, o, add: QTimer.singleShot(0, lambda: st.select(relations=[(s, o)], add=add)))
         self.graph_view.nodeMoved.connect(self._node_moved)
+        self.image_view.contextRequested.connect(self._image_context)
+        self.graph_view.contextRequested.connect(self._graph_context)
         self.tables.objectsSelected.connect(lambda ids: st.select(objects=ids))
         self.tables.relationsSelected.connect(lambda rels: st.select(relations=rels))
 
@@ -305,6 +311,8 @@ class MainWindow(QMainWindow):
         self.act_zoom_in = A("Zoom in", lambda: self.image_view.zoom(1.25), ["Ctrl+=", "Ctrl++"])
         self.act_zoom_out = A("Zoom out", lambda: self.image_view.zoom(0.8), "Ctrl+-")
         self.act_clear_sel = A("Clear selection", self.state.clear_selection, "Esc")
+        self.act_copy = A("&Copy triplets", self.copy_triplets, QKeySequence.StandardKey.Copy,
+                          "Copy the selected triplets (all shown ones when nothing is selected) as tab-separated text")
         self.act_t_next = A("t: next grid point", lambda: self.time_panel.step(1), "Right")
         self.act_t_prev = A("t: previous grid point", lambda: self.time_panel.step(-1), "Left")
         self.act_t_next5 = A("t: +0.25", lambda: self.time_panel.step(5), "Shift+Right")
@@ -370,6 +378,7 @@ class MainWindow(QMainWindow):
         ed.addAction(self.act_undo)
         ed.addAction(self.act_redo)
         ed.addSeparator()
+        ed.addAction(self.act_copy)
         ed.addAction(self.act_clear_sel)
         v = mb.addMenu("&View")
         v.addAction(self.act_fit)
@@ -440,6 +449,8 @@ class MainWindow(QMainWindow):
         self.label_combo.setMinimumContentsLength(12)
         self.label_combo.setToolTip("PredCls: label of new boxes; changing it relabels the selected boxes")
         self.label_combo.activated.connect(self._label_picked)
+        self.label_combo.lineEdit().returnPressed.connect(self._label_entered)
+        self.label_combo.lineEdit().installEventFilter(self)  # Esc: back to the image
         self.label_action = tb.addWidget(self.label_combo)
         tb.addAction(self.act_gt_boxes)
         tb.addAction(self.act_det_boxes)
@@ -476,8 +487,7 @@ class MainWindow(QMainWindow):
         if geo is None or not self.restoreGeometry(geo):
             self.resize(*DEFAULT_SIZE)
         ws = p.get_bytes("window/state")
-        if ws is not None:
-            self.restoreState(ws)
+        self._layout_restored = ws is not None and self.restoreState(ws)
         sp = p.get_bytes("window/splitter")
         if sp is None or not self.split.restoreState(sp):
             self.split.setSizes([700, 560])
@@ -515,12 +525,30 @@ class MainWindow(QMainWindow):
         p.set("model/device", self.device or "auto")
         p.sync()
 
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if not self._layout_restored and not getattr(self, "_docks_sized", False):
+            self._docks_sized = True
+            self.size_docks()
+
+    def size_docks(self) -> None:
+        """Dock sizes for the window's size, when it is first shown without a saved layout:
+        the bottom docks take about a quarter of the height, the image list a sixth of the width, so
+        that the image and the graph keep most of a small screen (1280 x 720)."""
+        w, h = self.width(), self.height()
+        self.resizeDocks([self.list_dock], [int(min(240, max(150, 0.16 * w)))], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.time_dock], [int(min(300, max(170, 0.25 * h)))], Qt.Orientation.Vertical)
+        rest = max(400, w - self.list_dock.width())
+        self.resizeDocks([self.time_dock, self.table_dock], [int(rest * 0.55), int(rest * 0.45)],
+                         Qt.Orientation.Horizontal)
+
     def recent_files(self) -> list[str]:
         return self.recent.files()
 
     def closeEvent(self, ev) -> None:
         self.time_panel.set_playing(False)
         self.save_settings()
+        self.io.close()
         self.engine.cancel()
         self.engine.shutdown(3000)
         super().closeEvent(ev)
@@ -552,10 +580,10 @@ class MainWindow(QMainWindow):
         comp.setFilterMode(Qt.MatchFlag.MatchContains)
         self.label_combo.setCompleter(comp)
         self.statusBar().showMessage(f"Model ready: {name} on {device}", 5000)
-        # ground truth needs the vocabulary; results of an older model are stale
+        # ground truth needs the vocabulary; results of an older model are stale: look up ground truth
+        # (I/O thread), then run each image again
         for e in self.state.entries:
-            self._attach_gt(e)
-        self.runs.on_model_loaded()
+            self._prepare(e, rerun=True)
         self._refresh_editing()
 
     def _on_model_failed(self, msg: str) -> None:
@@ -580,30 +608,80 @@ class MainWindow(QMainWindow):
             self.open_paths([d])
 
     def open_paths(self, paths) -> list[ImageEntry]:
-        """Add images (files or folders) to the list and queue them for inference."""
+        """Add images (files or folders) to the list and queue them for inference. Files are added at
+        once (returned); folders are listed on an I/O thread and their images added when listed."""
         paths = [Path(p) for p in paths]
-        images, skipped = expand_paths(paths)
-        missing = [p for p in paths if not p.exists()]
+        files, folders, skipped, missing = [], [], [], []
+        for p in paths:  # only stat() here: nothing a user names is opened or listed on the GUI thread
+            why = regular_file(p)
+            if why == "is a folder, not an image":
+                folders.append(p)
+            elif why == "no such file":
+                missing.append(p)
+            elif p.suffix.lower() in IMAGE_SUFFIXES:
+                files.append(p)  # FIFOs and devices too: they fail in their own row
+            else:
+                skipped.append(p)
         if skipped:
             names = ", ".join(p.name for p in skipped[:3]) + (" …" if len(skipped) > 3 else "")
             self.statusBar().showMessage(f"Skipped {len(skipped)} file(s) that are not images: {names}", 8000)
         if missing:
             self.statusBar().showMessage(f"Not found: {', '.join(str(p) for p in missing[:3])}", 8000)
-        added = self.state.add_paths([p for p in images if p.exists()])
+        for d in folders:
+            self.statusBar().showMessage(f"Listing {d.name}…", 4000)
+            self.io.submit(expand_paths, [d], callback=lambda res, err, d=d: self._folder_listed(d, res, err))
+        added = self._add_images(files, jump=True)
+        if files or folders:
+            self.recent.add(files + folders)
+        return added
+
+    def _folder_listed(self, folder: Path, result, err) -> None:
+        if err is not None:
+            self.error("Cannot open the folder", f"{folder}: {err}")
+            return
+        images, _ = result
+        if not images:
+            self.statusBar().showMessage(f"No images in {folder}", 6000)
+        self._add_images(images, jump=False)
+
+    def _add_images(self, images: list[Path], jump: bool) -> list[ImageEntry]:
+        added = self.state.add_paths(images)
         for e in added:
-            self._attach_gt(e)
-            self.runs.schedule(e)
+            self._prepare(e)
         if added:
-            self.recent.add([p for p in paths if p.exists()])
             self.statusBar().showMessage(f"Added {len(added)} image(s)", 4000)
             self._refresh_editing()
-        elif images and not added:
-            # already in the list: jump to the first one
+        elif images and jump:  # already in the list: jump to the first one
+            first = os.path.abspath(images[0])
             for e in self.state.entries:
-                if e.path.resolve() == images[0].resolve():
+                if os.path.abspath(e.path) == first:
                     self.state.set_current(e.eid)
         self._update_title()
         return added
+
+    def _prepare(self, e: ImageEntry, rerun: bool = False) -> None:
+        """Look up ground truth (I/O thread), then queue the image; without a model it just waits."""
+        if self.state.vocab is None:
+            self.runs.schedule(e)  # queued until the model is loaded (which prepares it again)
+            return
+        v = self.state.vocab
+        self.io.submit(lookup_ground_truth, e.path, v.classes, v.predicates,
+                       callback=lambda res, err, eid=e.eid, v=v: self._gt_found(eid, v, res, err, rerun))
+
+    def _gt_found(self, eid: int, vocab, result, err, rerun: bool) -> None:
+        e = self.state.entry(eid)
+        if e is None or vocab is not self.state.vocab:
+            return
+        gt, src, problem = (None, "", err) if err is not None else result
+        e.gt_error = problem or ""
+        found = gt is not None and e.gt is None
+        if gt is not None:
+            e.gt, e.gt_source = gt, src
+        self.state.entryChanged.emit(eid)
+        if rerun or e.jid == 0 or found:  # its first run, or again with its ground truth
+            self.runs.schedule(e, self.state.mode)
+        if eid == self.state.current_id:
+            self._refresh_editing()
 
     def dragEnterEvent(self, ev) -> None:
         if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):
@@ -627,14 +705,6 @@ class MainWindow(QMainWindow):
             self.engine.forget(e.eid)
             self.state.remove(e.eid)
             self._update_title()
-
-    def _attach_gt(self, e: ImageEntry) -> None:
-        if e.gt is not None or self.state.vocab is None:
-            return
-        gt, src = find_ground_truth(e.path, self.state.vocab.classes, self.state.vocab.predicates)
-        if gt is not None:
-            e.gt, e.gt_source = gt, src
-            self.state.entryChanged.emit(e.eid)
 
     # ================================================================ running (RunQueue)
     def schedule(self, e: ImageEntry, mode: str | None = None) -> bool:
@@ -753,6 +823,7 @@ class MainWindow(QMainWindow):
             self.schedule(e, self.state.mode)  # looking at it: run it (in the mode on screen)
 
     def _load_current_image(self) -> None:
+        """Show the current image: from the cache, else read on an I/O thread (shown when read)."""
         e = self.state.current
         self._image_error = ""
         if e is None:
@@ -761,14 +832,26 @@ class MainWindow(QMainWindow):
         if self._image_cache is not None and self._image_cache[0] == e.path:
             self.image_view.set_image(self._image_cache[1])
             return
-        try:
-            arr = np.asarray(load_image(e.path))
-        except NodisError as err:
-            self._image_error = str(err)
-            self.image_view.set_image(None)
+        self.image_view.set_image(None)
+        self._image_loading = e.path
+        self.io.submit(lambda p: np.asarray(load_image(p)), e.path,
+                       callback=lambda arr, err, eid=e.eid, path=e.path: self._image_read(eid, path, arr, err))
+
+    def _image_read(self, eid: int, path: Path, arr, err) -> None:
+        if eid != self.state.current_id or getattr(self, "_image_loading", None) != path:
             return
-        self._image_cache = (e.path, arr)
-        self.image_view.set_image(arr)
+        self._image_loading = None
+        if err is not None:
+            self._image_error = err
+            self.image_view.set_image(None)
+        else:
+            self._image_cache = (path, arr)
+            self.image_view.set_image(arr)
+        self.redraw()
+
+    def image_loaded(self) -> bool:
+        """True when the current image is shown (or could not be read)."""
+        return getattr(self, "_image_loading", None) is None
 
     def _show_placeholder(self, e: ImageEntry) -> None:
         if e.status == FAILED:
@@ -796,9 +879,9 @@ class MainWindow(QMainWindow):
             self.image_view.set_message("Drop images or folders here, or use File ▸ Open (Ctrl+O)")
             return
         self.image_view.set_message(f"✗ {e.name}\n{self._image_error}" if self._image_error else "")
-        raw = self.state.raw_graph()
+        raw = self.state.raw_graph() if e.result_mode == self.state.mode else None
         if raw is None:
-            if e.has_result:
+            if e.has_result and e.result_mode == self.state.mode:
                 self.runs.request(e, self.state.time_key())
                 self.statusBar().showMessage("decoding this t…", 1000)
                 return  # keep the previous drawing until the graph arrives
@@ -997,10 +1080,12 @@ class MainWindow(QMainWindow):
         self.label_action.setVisible(mode == "predcls")
         if not editing:
             self.act_draw.setChecked(False)
-        e = self.state.current
-        if e is not None and self.engine.model is not None and (e.mode != mode or not e.has_result):
-            self.schedule(e, mode)
+        if self.engine.model is not None:
+            # every image follows the mode on screen (the current one first): a result of another mode
+            # is never shown or exported under this mode's name
+            self.runs.run_all(only_stale=True)
         self._refresh_editing()
+        self.redraw()
 
     def _refresh_editing(self) -> None:
         e = self.state.current
@@ -1027,9 +1112,132 @@ class MainWindow(QMainWindow):
             return 1
 
     def _label_picked(self, *_):
-        if self.state.current is None or self.state.mode != "predcls":
+        if self.state.current is not None and self.state.mode == "predcls":
+            self.boxes.relabel_selected(self._current_label())
+        self._focus_views()
+
+    def _label_entered(self) -> None:
+        """Enter in the label box: use the label (when it names a class) and give the keyboard back."""
+        v = self.state.vocab
+        name = self.label_combo.currentText().strip()
+        if v is not None and name:
+            try:
+                idx = v.class_index(name)
+            except NodisError:
+                self.statusBar().showMessage(f"'{name}' is not a class of this model", 4000)
+                return
+            self.label_combo.setCurrentText(v.classes[idx])
+            self._label_picked()
+        self._focus_views()
+
+    def _focus_views(self) -> None:
+        """Keyboard focus back to the image, so single-key shortcuts work again."""
+        self.image_view.gv.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self.label_combo.lineEdit() and ev.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                and ev.key() == Qt.Key.Key_Escape:
+            if ev.type() == QEvent.Type.ShortcutOverride:
+                ev.accept()  # Esc is for the label box here, not "clear the selection"
+                return False
+            self._focus_views()
+            return True
+        return super().eventFilter(obj, ev)
+
+    def relabel_dialog(self, oid: int) -> None:
+        """Context menu ▸ Relabel…: select the box and put the cursor in the label box (type, Enter)."""
+        self.state.select(objects=[oid])
+        e = self.state.current
+        if e is not None and 0 <= oid < len(e.labels) and self.state.vocab is not None:
+            self.label_combo.setCurrentText(self.state.vocab.classes[e.labels[oid]])
+        le = self.label_combo.lineEdit()
+        le.setFocus(Qt.FocusReason.PopupFocusReason)
+        le.selectAll()
+        self.statusBar().showMessage("Type a label and press Enter (Esc: keep it)", 6000)
+
+    # ================================================================ context menus, clipboard
+    def _popup(self, menu: QMenu, pos) -> QMenu:
+        self.last_menu = menu
+        menu.popup(pos)
+        return menu
+
+    def object_menu(self, oid: int) -> QMenu:
+        """What a right-click on an object (box or node) offers."""
+        m = QMenu(self)
+        g = self._last_drawn
+        name = self.stable_labels(self.state.current, g).get(oid, f"#{oid}") if g is not None else f"#{oid}"
+        m.addSection(name)
+        m.addAction("Show in graph", lambda: self.show_in_graph(oid))
+        m.addAction("Copy triplets", lambda: self.copy_triplets(objects={oid}))
+        editing = self.state.mode != "sgdet" and self.state.current is not None and oid < len(self.state.current.boxes)
+        a = m.addAction("Relabel…", lambda: self.relabel_dialog(oid))
+        a.setEnabled(editing and self.state.mode == "predcls")
+        a = m.addAction("Delete box", lambda: self.boxes.remove(oid))
+        a.setEnabled(editing)
+        return m
+
+    def _image_context(self, oid: int, pos) -> None:
+        if oid >= 0:
+            self._object_clicked(oid, False)
+            self._popup(self.object_menu(oid), pos)
             return
-        self.boxes.relabel_selected(self._current_label())
+        m = QMenu(self)
+        for a in (self.act_fit, self.act_draw, self.act_gt_boxes, self.act_copy):
+            m.addAction(a)
+        self._popup(m, pos)
+
+    def _graph_context(self, key, pos) -> None:
+        if isinstance(key, int):
+            self._object_clicked(key, False)
+            self._popup(self.object_menu(key), pos)
+        elif isinstance(key, tuple) and key and key[0] == "edge":
+            s, o = key[1], key[2]
+            self.state.select(relations=[(s, o)])
+            m = QMenu(self)
+            m.addAction("Copy triplet", lambda: self.copy_triplets(relations={(s, o)}))
+            m.addAction("Show subject in image", lambda: self.show_in_image(s))
+            m.addAction("Show object in image", lambda: self.show_in_image(o))
+            self._popup(m, pos)
+        else:
+            m = QMenu(self)
+            m.addAction("Fit", self.graph_view.fit)
+            m.addAction("Re-layout", self.relayout)
+            m.addAction(self.act_copy)
+            self._popup(m, pos)
+
+    def show_in_graph(self, oid: int) -> None:
+        self.state.select(objects=[oid])
+        self.graph_view.center_on(oid)
+
+    def show_in_image(self, oid: int) -> None:
+        self.state.select(objects=[oid])
+        self.image_view.center_on(oid)
+
+    def triplet_rows(self, objects=None, relations=None) -> list[tuple[str, str, str, float]]:
+        """(subject, predicate, object, score) of the shown relations: those in ``relations``, else those
+        touching ``objects``, else the selected ones, else all shown — with the names on screen."""
+        g = self._last_drawn
+        e = self.state.current
+        if g is None or e is None:
+            return []
+        if relations is None and objects is None:
+            relations, objects = self.state.selected_relations, self.state.selected_objects
+        rels = list(g.relations)
+        if relations:
+            rels = [r for r in rels if (r.subject, r.object) in relations]
+        elif objects:
+            rels = [r for r in rels if r.subject in objects or r.object in objects]
+        names = self.stable_labels(e, g)
+        return [(names.get(r.subject, str(r.subject)), r.name, names.get(r.object, str(r.object)), float(r.score))
+                for r in rels]
+
+    def copy_triplets(self, objects=None, relations=None) -> str:
+        """Copy triplets (see :meth:`triplet_rows`) to the clipboard as tab-separated lines."""
+        rows = self.triplet_rows(objects, relations)
+        text = "".join(f"{s}\t{p}\t{o}\t{sc:.4f}\n" for s, p, o, sc in rows)
+        QApplication.clipboard().setText(text)
+        self.statusBar().showMessage(f"Copied {len(rows)} triplet(s)", 3000)
+        return text
 
     def remove_box(self, k: int) -> None:
         self.boxes.remove(k)

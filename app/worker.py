@@ -125,6 +125,7 @@ class Engine(QObject):
     progress = Signal(int, int, int, int)  # eid, jid, done, total (decoding the time grid)
     callDone = Signal(int, object)  # token, result
     callFailed = Signal(int, str)  # token, message
+    callProgress = Signal(int, int, int)  # token, done, total (calls that report progress)
     busyChanged = Signal(bool)
 
     def __init__(self, parent: QObject | None = None, model_factory: Callable[..., Any] | None = None,
@@ -143,6 +144,8 @@ class Engine(QObject):
         self._cancel_running = False
         self._busy = False
         self._next_token = 1
+        self._call_token = 0  # the call running on the worker
+        self._cancelled_calls: set[int] = set()
         self._keep = keep
         self.model = None
         self._thread = _Thread(self)
@@ -205,6 +208,12 @@ class Engine(QObject):
             self._cv.notify_all()
         return token
 
+    def cancel_call(self, token: int) -> None:
+        """Ask the call ``token`` to stop (a queued one is dropped, a running one stops at its next
+        :meth:`call_cancelled` check). It still reports ``callDone`` / ``callFailed``."""
+        with self._cv:
+            self._cancelled_calls.add(token)
+
     def pending(self) -> int:
         with self._cv:
             return len(self._jobs) + (1 if self._running is not None else 0)
@@ -232,6 +241,15 @@ class Engine(QObject):
         if lv is None:
             return None
         return lv.traj.graph_at(t_obj, t_rel)
+
+    def call_progress(self, done: int, total: int) -> None:
+        """(worker thread, inside a call) Report the running call's progress."""
+        self.callProgress.emit(self._call_token, int(done), int(total))
+
+    def call_cancelled(self) -> bool:
+        """(worker thread, inside a call) Whether the user cancelled the running call."""
+        with self._cv:
+            return self._call_token in self._cancelled_calls
 
     def trajectory(self, eid: int, jid: int | None = None):
         """(worker thread, inside a call) The live trajectory of image ``eid`` (of job ``jid``), or None."""
@@ -406,6 +424,7 @@ class Engine(QObject):
         self.progress.emit(lv.job.eid, lv.job.jid, lv.total - remaining, lv.total)
 
     def _do_call(self, token: int, fn: Callable, args: tuple) -> None:
+        self._call_token = token
         try:
             result = fn(self, *args)
         except Exception as e:
@@ -413,4 +432,8 @@ class Engine(QObject):
                 log.error("call failed:\n%s", traceback.format_exc())
             self.callFailed.emit(token, describe_error(e))
             return
+        finally:
+            with self._cv:
+                self._cancelled_calls.discard(token)
+            self._call_token = 0
         self.callDone.emit(token, result)
