@@ -102,7 +102,7 @@ class HistoryPlot(QWidget):
         # the plot and, in a column to its right, the legend (so it never covers a curve near 1)
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setBackground(QColor(30, 31, 34))
-        self.canvas.setMinimumHeight(120)
+        self.canvas.setMinimumHeight(90)
         pi = self.pi = self.canvas.addPlot(row=0, col=0)
         pi.showGrid(x=True, y=True, alpha=0.15)
         pi.setLabel("bottom", "ODE time t")
@@ -344,7 +344,7 @@ class TimePanel(QWidget):
         self.rel_slider.valueChanged.connect(self._rel_moved)
 
         self.plot = pg.PlotWidget(background=QColor(30, 31, 34))
-        self.plot.setMinimumHeight(120)
+        self.plot.setMinimumHeight(90)
         pi = self.plot.getPlotItem()
         pi.showGrid(x=True, y=True, alpha=0.15)
         pi.setLabel("bottom", "ODE time t")

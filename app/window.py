@@ -227,8 +227,11 @@ class MainWindow(QMainWindow):
         d = QDockWidget(title, self)
         d.setObjectName(title.replace(" ", "_").lower() + "_dock")
         d.setWidget(widget)
-        d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                      | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        F = QDockWidget.DockWidgetFeature
+        features = F.DockWidgetMovable | F.DockWidgetFloatable | F.DockWidgetClosable
+        if area == Qt.DockWidgetArea.BottomDockWidgetArea:  # title on the side: the image keeps the height
+            features |= F.DockWidgetVerticalTitleBar
+        d.setFeatures(features)
         self.addDockWidget(area, d)
         return d
 
