@@ -92,3 +92,28 @@ def test_invalid_options_are_clear_errors():
         preset("demo", state_policy="keep")
     with pytest.raises(ConfigError, match="increasing"):
         ODEBlock(LSTMODEFunc(8, 4))(torch.zeros(2, 1, 8), torch.tensor([0.0, 1.0, 0.5]))
+
+
+def test_nfe_until_t_end_equals_the_nfe_of_a_solve_that_stops_there():
+    """The release reports the NFE of its solve over [0, t_end]; a longer grid's solve takes the same
+    steps up to t_end, and nfe_until recovers that count from the evaluation times."""
+    from nodis.model.ode import LSTMODEFunc, ODEBlock, nfe_until
+
+    torch.manual_seed(0)
+    block = ODEBlock(LSTMODEFunc(16, 8))
+    with torch.no_grad():
+        for p in block.parameters():
+            p.mul_(3)  # livelier dynamics: more steps
+        x = torch.randn(5, 1, 16)
+        grid = torch.tensor([round(0.05 * i, 10) for i in range(51)])
+        _, nfe_grid = block(x, grid)
+        evals = list(block.last_eval_times)
+        assert len(evals) == nfe_grid
+        counts = []
+        for t_end in (0.5, 1.0, 1.5, 2.0, 2.5):
+            _, nfe_two = block(x, torch.tensor([0.0, t_end]))
+            assert nfe_until(evals, t_end) == nfe_two
+            counts.append(nfe_two)
+        assert counts[0] < counts[-1] == nfe_grid  # the longer solve costs more
+        assert nfe_until(evals, 1.5, solver="rk4") is None
+        assert nfe_until(evals, 2.5, solver="rk4", t_last=2.5) == nfe_grid
