@@ -94,9 +94,12 @@ def fma32(a: torch.Tensor, b: torch.Tensor, c) -> torch.Tensor:
     s = p + c64
     bp = s - c64
     err = (p - bp) + (c64 - (s - bp))  # exact: p + c = s + err
-    even = (s.view(torch.int64) & 1) == 0
-    toward = torch.where(err > 0, torch.full_like(s, float("inf")), torch.full_like(s, float("-inf")))
-    s = torch.where((err != 0) & even, torch.nextafter(s, toward), s)
+    inexact = err != 0
+    if bool(inexact.any()):  # round-to-odd where the float64 sum was rounded
+        even = (s.view(torch.int64) & 1) == 0
+        fix = inexact & even
+        toward = torch.where(err > 0, torch.full_like(s, float("inf")), torch.full_like(s, float("-inf")))
+        s = torch.where(fix, torch.nextafter(s, toward), s)
     return s.to(torch.float32)
 
 
