@@ -5,9 +5,11 @@ Each subcommand is registered by a function ``add_<name>(subparsers)`` that adds
 with more subcommands contributes one ``register(subparsers)`` callable (e.g.
 :func:`nodis.commands.register_all` for ``world``, ``train``, ``eval``).
 
-Exit codes: 0 success; 1 the run finished but some inputs failed (``predict``); 2 a usage error or
-any :class:`~nodis.errors.NodisError` (printed as ``nodis: error: <message>``, no traceback);
-130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+Exit codes: 0 success; 1 the run finished but some inputs failed (``predict``, ``predict --merge``);
+2 a usage error, any :class:`~nodis.errors.NodisError` (printed as ``nodis: error: <message>``, no
+traceback) and any other error (one line too; ``-vv`` shows the traceback); 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM). The contract and the hostile inputs it is tested on:
+``docs/reliability.md``.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -677,10 +680,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nodis`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(int(getattr(args, "verbose", 0) or 0), bool(getattr(args, "quiet", False)))
+    verbose = int(getattr(args, "verbose", 0) or 0)
+    setup_logging(verbose, bool(getattr(args, "quiet", False)))
     try:
         return int(args.func(args) or 0)
     except NodisError as e:
+        if verbose >= 2:
+            traceback.print_exc()
         msg = str(e).strip().replace("\n", " ")
         print(f"nodis: error: {msg}", file=sys.stderr)
         return EXIT_ERROR
@@ -697,6 +703,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return EXIT_OK
+    except MemoryError:
+        if verbose >= 2:
+            raise
+        print("nodis: error: out of memory; use smaller inputs or a machine with more memory "
+              "(-vv shows where it happened)", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as e:  # noqa: BLE001 - the contract: one line and exit 2, the traceback only with -vv
+        if verbose >= 2:
+            raise
+        if isinstance(e, OSError) and e.strerror:  # a file-system problem not checked beforehand
+            where = f"{e.filename}: " if e.filename else ""
+            print(f"nodis: error: {where}{e.strerror}", file=sys.stderr)
+        else:
+            text = " ".join(str(e).split())[:300]
+            print(f"nodis: error: unexpected {type(e).__name__}{': ' + text if text else ''} (an input nodis "
+                  "does not check yet, or a bug: rerun with -vv for the traceback and please report it)",
+                  file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":  # python -m nodis.cli

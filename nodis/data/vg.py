@@ -200,6 +200,9 @@ def write_vg(root: str | Path, images: list[ImageRecord], vocab: Vocabulary, spl
             f.create_dataset("img_to_first_rel", data=first_rel)
             f.create_dataset("img_to_last_rel", data=last_rel)
             f.create_dataset("split", data=np.asarray(splits, dtype=np.int32))
+        from ..export import new_file_mode
+
+        os.chmod(tmp, new_file_mode(root / H5_NAME))  # mkstemp's 0600 would make the dataset private
         os.replace(tmp, root / H5_NAME)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
