@@ -3,8 +3,9 @@
 neural-motifs' ``lib/fpn/roi_align`` takes ONE bilinear sample per output cell at
 ``y = y1*s + i*(y2-y1)*s/(P-1)`` (corners included) and sets samples that fall outside the
 feature map (``< 0`` or ``> F-1``) to zero. ``torchvision.ops.roi_align`` samples bin centres and is
-not equivalent, so this is written once here with ``grid_sample(align_corners=True)`` and an explicit
-out-of-range mask, and tested against a brute-force loop.
+not equivalent, so this is written once here: a gather of the four neighbours and the kernel's two
+linear interpolations at exactly the kernel's sample coordinates, with an explicit out-of-range mask,
+tested against a brute-force loop.
 
 The sample coordinates and the range test are computed exactly as the released float32 code does
 (:func:`sample_coords`), so the same samples are zeroed at box edges on the last feature index.
@@ -12,7 +13,6 @@ The sample coordinates and the range test are computed exactly as the released f
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .box_ops import fma32
 
@@ -56,17 +56,28 @@ def crop_and_resize(fmap: torch.Tensor, rois: torch.Tensor, output_size: int = 7
     xs = sample_coords(rois[:, 1], rois[:, 3], W, spatial_scale, P)  # (K,P) feature-map coordinates
     ys = sample_coords(rois[:, 2], rois[:, 4], H, spatial_scale, P)
     valid = ((ys >= 0) & (ys <= H - 1))[:, :, None] & ((xs >= 0) & (xs <= W - 1))[:, None, :]  # (K,P,P)
-    xs, ys = xs.to(fmap.dtype), ys.to(fmap.dtype)
-    gx = 2.0 * xs / max(W - 1, 1) - 1.0
-    gy = 2.0 * ys / max(H - 1, 1) - 1.0
-    grid = torch.stack((gx[:, None, :].expand(K, P, P), gy[:, :, None].expand(K, P, P)), -1)  # (K,P,P,2)
-    out = fmap.new_empty((K, C, P, P))
+    # one bilinear sample at exactly (ys, xs), as the kernel: lerp along x on the top and bottom rows,
+    # then along y (out-of-range samples are zeroed below)
+    fy, fx = torch.floor(ys), torch.floor(xs)
+    y_lerp, x_lerp = (ys - fy).to(fmap.dtype), (xs - fx).to(fmap.dtype)
+    top_i = fy.clamp(0, H - 1).long()
+    bot_i = torch.ceil(ys).clamp(0, H - 1).long()
+    left_i = fx.clamp(0, W - 1).long()
+    right_i = torch.ceil(xs).clamp(0, W - 1).long()
+    out = fmap.new_empty((K, P, P, C))
     img = rois[:, 0].long()
     for b in range(B):
-        idx = (img == b).nonzero(as_tuple=True)[0]
-        if idx.numel() == 0:
-            continue
-        g = grid[idx].reshape(1, idx.numel() * P, P, 2)
-        s = F.grid_sample(fmap[b : b + 1], g, mode="bilinear", padding_mode="zeros", align_corners=True)
-        out[idx] = s.view(C, idx.numel(), P, P).transpose(0, 1)
-    return out * valid[:, None].to(out.dtype)
+        rows_b = fmap[b].reshape(C, H * W).t().contiguous()  # (H*W, C): each gather copies whole rows
+        idx_b = (img == b).nonzero(as_tuple=True)[0]
+        for start in range(0, idx_b.numel(), 256):  # bounded memory: 4 gathers of (256*P*P, C)
+            idx = idx_b[start : start + 256]
+            k = idx.numel()
+
+            t, bo, le, ri = top_i[idx][:, :, None] * W, bot_i[idx][:, :, None] * W, left_i[idx][:, None, :], right_i[idx][:, None, :]
+            xl = x_lerp[idx][:, None, :, None]
+            top = rows_b.index_select(0, (t + le).reshape(-1)).view(k, P, P, C)
+            top = top + (rows_b.index_select(0, (t + ri).reshape(-1)).view(k, P, P, C) - top) * xl
+            bottom = rows_b.index_select(0, (bo + le).reshape(-1)).view(k, P, P, C)
+            bottom = bottom + (rows_b.index_select(0, (bo + ri).reshape(-1)).view(k, P, P, C) - bottom) * xl
+            out[idx] = top + (bottom - top) * y_lerp[idx][:, :, None, None]
+    return (out.permute(0, 3, 1, 2) * valid[:, None].to(out.dtype)).contiguous()
