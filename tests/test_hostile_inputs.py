@@ -218,5 +218,12 @@ def test_header_sizes_are_read_without_decoding(tmp_path):
     (tmp_path / "x.txt.jpg").write_bytes(b"not an image" * 10)
     assert image_size(tmp_path / "x.png") == (300, 200)
     assert image_size(tmp_path / "x.txt.jpg") is None
+    # formats nodis does not decode are refused even where Pillow has a plugin (EPS runs Ghostscript)
+    (tmp_path / "x.eps.jpg").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    with pytest.raises(ImageError, match="not an image file"):
+        load_image(tmp_path / "x.eps.jpg")
+    make_image(30, 20).save(tmp_path / "x.ico.jpg", format="ICO")
+    with pytest.raises(ImageError, match="not an image file"):
+        load_image(tmp_path / "x.ico.jpg")
     arr = np.asarray(load_image(tmp_path / "x.png"))
     assert arr.shape == (200, 300, 3)
