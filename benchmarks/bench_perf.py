@@ -1046,7 +1046,8 @@ def write_report(res: dict, path: Path) -> None:
          + (f", at end {', '.join(f'{x:.1f}' for x in m['loadavg_end'])}" if "loadavg_end" in m else "") + ".",
          f"Demo weights: `{m['demo_weights']}`; the `vg` preset uses random weights and random feature maps.", "",
          "**Reference** = `benchmarks/reference.py`, the original release's computation re-created from the "
-         "facts sheet (pack/pad per image, `carry` LSTM state, dopri5 rtol=atol=0.01, re-solved per call). "
+         "release's source (its own RoIAlign, NMS and packing in the release's float32 arithmetic, `carry` LSTM "
+         "state, dopri5 rtol=atol=0.01, re-solved per call). "
          "**Speed-up** = reference time / production time. **diff** = max |production - reference| of the "
          f"probabilities at t_end; *equal* means <= {EQ_TOL:g}.", ""]
     if res.get("quick"):
