@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import colorsys
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -50,10 +51,11 @@ HOVER_PX = 8  # a path is hovered when the pointer is this close (pixels) to one
 
 
 def class_color(c: int) -> tuple[int, int, int]:
-    """A colour per class / predicate index for the dots (pastel, so it reads apart from the
-    saturated object colours of the paths)."""
-    h = (int(c) * 0.618033988749895 + 0.11) % 1.0
-    r, g, b = colorsys.hsv_to_rgb(h, 0.5, 1.0)
+    """A colour per class / predicate index for the dots: 24 hues, consecutive indices 7 hues apart,
+    two lightness levels (pastel, so they read apart from the saturated object colours of the paths)."""
+    c = int(c)
+    h = ((c * 7) % 24) / 24.0
+    r, g, b = colorsys.hsv_to_rgb(h, 0.45 if (c // 24) % 2 == 0 else 0.75, 1.0 if (c // 24) % 2 == 0 else 0.8)
     return int(r * 255), int(g * 255), int(b * 255)
 
 
@@ -184,34 +186,39 @@ class TrajectoryData(QObject):
 
 
 # ------------------------------------------------------------------------------------ export
-def _svg_bytes(item, background=BACKGROUND) -> bytes:
-    """The scene area of ``item`` as SVG, painted by Qt's SVG generator (text stays text).
+def _svg_bytes(item) -> bytes:
+    """pyqtgraph's SVG export of ``item`` (text stays text, clipped to the plot).
 
-    pyqtgraph 0.14's own SVG exporter cannot parse the path data Qt 6.12 writes (``... Z``) and fails
-    on every plot; Qt's generator does not clip, which is harmless here: everything drawn lies inside
-    the view ranges the views set."""
-    from PySide6.QtCore import QBuffer, QIODevice, QRectF, QSize
-    from PySide6.QtGui import QPainter
-    from PySide6.QtSvg import QSvgGenerator
+    pyqtgraph 0.14 rewrites every path's coordinates and cannot parse the close-path command ``Z``
+    that Qt 6 writes, so every export fails; the ``Z`` tokens are dropped before that rewrite (the
+    paths Qt writes end on their first point already, and SVG closes filled paths by itself)."""
+    import sys
 
-    src = item.sceneBoundingRect()
-    w, h = max(1, int(round(src.width()))), max(1, int(round(src.height())))
-    buf = QBuffer()
-    buf.open(QIODevice.OpenModeFlag.WriteOnly)
-    gen = QSvgGenerator()
-    gen.setOutputDevice(buf)
-    gen.setSize(QSize(w, h))
-    gen.setViewBox(QRectF(0, 0, w, h))
-    gen.setTitle("nodis-viewer")
-    p = QPainter(gen)
+    from pyqtgraph.exporters import SVGExporter
+
+    mod = sys.modules[SVGExporter.__module__]
+    orig = mod.correctCoordinates
+
+    def correct(node, defs, it, options):
+        for p in node.getElementsByTagName("path"):
+            d = p.getAttribute("d")
+            if "Z" in d or "z" in d:
+                p.setAttribute("d", " ".join(t for t in d.split() if t not in ("Z", "z")))
+        return orig(node, defs, it, options)
+
+    mod.correctCoordinates = correct
     try:
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        p.fillRect(QRectF(0, 0, w, h), QColor(*background))
-        item.scene().render(p, QRectF(0, 0, w, h), src)
+        text = SVGExporter(item).export(toBytes=True).decode("utf-8")
     finally:
-        p.end()
-    buf.close()
-    return bytes(buf.data())
+        mod.correctCoordinates = orig
+    # explicit size: the background rectangle of "100%" and an <svg> without width / height are drawn
+    # at a wrong size by some renderers (Qt's own among them)
+    m = re.search(r'viewBox ?="0 0 ([\d.]+) ([\d.]+)"', text)
+    if m:
+        w, h = m.group(1), m.group(2)
+        text = text.replace('<svg ', f'<svg width="{w}" height="{h}" ', 1)
+        text = text.replace('<rect width="100%" height="100%"', f'<rect x="0" y="0" width="{w}" height="{h}"', 1)
+    return text.encode("utf-8")
 
 
 def export_plot(item, path: str | Path) -> Path:
@@ -384,7 +391,9 @@ class StateSpaceView(QWidget):
         e = self.state.current
         names: dict[int, str] = {}
         if self.labels_for is not None and e is not None:
-            for g in (self.state.raw_graph(), e.graphs.get((self.state.index_of(e.t_end),) * 2)):
+            # the names of the graph at t_end first (an object keeps the name it ends with while t moves,
+            # as the box tags' "(t_end: …)" do), then those of the current graph
+            for g in (e.graphs.get((self.state.index_of(e.t_end),) * 2), self.state.raw_graph()):
                 if g is not None:
                     for k, v in self.labels_for(e, g).items():
                         names.setdefault(k, v)

@@ -158,7 +158,9 @@ class HistoryPlot(QWidget):
         out: dict[int, str] = {}
         if self.labels_for is None or e is None:
             return out
-        for g in (self.state.raw_graph(), e.graphs.get((self.state.index_of(e.t_end),) * 2)):
+        # the names of the graph at t_end first (an object keeps the name it ends with while t moves,
+        # as the box tags' "(t_end: …)" do), then those of the current graph
+        for g in (e.graphs.get((self.state.index_of(e.t_end),) * 2), self.state.raw_graph()):
             if g is not None:
                 for k, v in self.labels_for(e, g).items():
                     out.setdefault(k, v)
