@@ -1188,9 +1188,10 @@ def write_report(res: dict, path: Path) -> None:
         L += pode_bound_text(res, prof)
     # sections other scripts maintain in this file (benchmarks/bench_cli.py) survive a rewrite
     old = path.read_text() if path.exists() else ""
-    begin, end = "<!-- cli-startup:begin -->", "<!-- cli-startup:end -->"
-    if begin in old and end in old:
-        L += [old[old.index(begin):old.index(end) + len(end)], ""]
+    for begin, end in (("<!-- cli-startup:begin -->", "<!-- cli-startup:end -->"),
+                       ("<!-- views:begin -->", "<!-- views:end -->")):  # views: benchmarks/bench_views.py
+        if begin in old and end in old:
+            L += [old[old.index(begin):old.index(end) + len(end)], ""]
     path.write_text("\n".join(L))
 
 
