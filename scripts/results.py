@@ -2,6 +2,7 @@
 
     python scripts/results.py ablations   # train the four Table 2 variants, evaluate them
     python scripts/results.py tend        # Fig. 3 sweep with the shipped demo model
+    python scripts/results.py labels      # labels at t = 0 vs t_end: how often they change, how often for the better
     python scripts/results.py report      # docs/results.md + docs/images/results_*.png from the JSON
 
 **Table 2.** Each variant is a relation stage trained with ``nodis train --preset demo`` and the same
@@ -246,6 +247,137 @@ def run_diagnose(args) -> None:
     print(json.dumps(out, indent=2))
 
 
+LOOKALIKES = [("hat", "bowl"), ("ball", "sun"), ("man", "woman", "child"), ("hat", "helmet")]
+LABELS_BEGIN, LABELS_END = "<!-- label-changes: written by scripts/results.py labels -->", "<!-- /label-changes -->"
+
+
+def _greedy_match(gt_boxes, boxes, scores, thr: float = 0.5) -> dict[int, int]:
+    """GT index -> detection index: best-scoring detections first, each matched once to the free GT
+    box of highest IoU >= ``thr`` (the +1-pixel IoU of the evaluation)."""
+    import numpy as np
+
+    from nodis.evaluation import iou_legacy
+
+    if not len(gt_boxes) or not len(boxes):
+        return {}
+    iou = iou_legacy(np.asarray(boxes, np.float64), np.asarray(gt_boxes, np.float64))
+    out: dict[int, int] = {}
+    for d in np.argsort(-np.asarray(scores), kind="stable"):
+        cand = [(iou[d, g], g) for g in range(len(gt_boxes)) if g not in out and iou[d, g] >= thr]
+        if cand:
+            out[max(cand)[1]] = int(d)
+    return out
+
+
+def run_labels(args) -> None:
+    """How often an object's label at t = 0 differs from its label at t_end, and how often that change
+    is a correction. SGCls: every GT box (boxes given). SGDet: the GT boxes matched (IoU >= 0.5,
+    one-to-one, best score first) by a box kept at t_end; its label at t = 0 is the same proposal's
+    label there (the O-ODE state of one roi over t). PredCls gives the labels, so it has no changes."""
+    from collections import Counter
+
+    import numpy as np
+
+    from nodis import load_model
+    from nodis.data.vg import VGDataset
+
+    res_dir = Path(args.results)
+    res_dir.mkdir(parents=True, exist_ok=True)
+    model = load_model(args.weights, device="cpu")
+    names = list(model.vocab.classes)
+    t_end = float(model.cfg.t_end)
+    ds = VGDataset(args.data, "test", filter_duplicate_rels=False)
+    n = min(args.limit, len(ds))
+    out = {"images": n, "test_images": len(ds), "weights": Path(args.weights).name, "t_end": t_end,
+           "threads": torch.get_num_threads(), "modes": {}, "examples": []}
+    t_start = time.time()
+    for mode in ("sgcls", "sgdet"):
+        c = Counter()
+        pairs = Counter()
+        for i in range(n):
+            s = ds[i]
+            gt_lab = np.asarray(s.labels, np.int64)
+            if mode == "sgcls":
+                traj = model.predict(s.image_path, mode="sgcls", boxes=s.boxes, times=[0.0, t_end])
+                rows = {g: g for g in range(len(gt_lab))}  # GT index -> object id
+            else:
+                traj = model.predict(s.image_path, mode="sgdet", times=[0.0, t_end])
+                g_end = traj.graph_at(t_end)
+                rows = _greedy_match(s.boxes, [o.box for o in g_end.objects], [o.score for o in g_end.objects])
+                rows = {g: g_end.objects[d].index for g, d in rows.items()}
+                c["gt_boxes"] += len(gt_lab)
+            for g, oid in rows.items():
+                h = traj.object_history(oid)
+                a, b, gt = h.label_start, h.label_end, int(gt_lab[g])
+                c["objects"] += 1
+                c["right_t0"] += a == gt
+                c["right_tend"] += b == gt
+                if a == b:
+                    continue
+                c["changed"] += 1
+                kind = "correction" if b == gt else ("corruption" if a == gt else "wrong_to_wrong")
+                c[kind] += 1
+                pairs[(names[a], names[b], kind)] += 1
+                if kind == "correction" and any(names[a] in grp and names[b] in grp for grp in LOOKALIKES):
+                    c["lookalike_corrections"] += 1
+                    if len(out["examples"]) < 40:
+                        out["examples"].append({"mode": mode, "image_id": int(s.image_id), "image": str(s.image_path),
+                                                "object": int(oid), "t0": names[a], "t_end": names[b]})
+            if (i + 1) % 50 == 0:
+                print(f"[{mode}] {i + 1}/{n} images, {time.time() - t_start:.0f} s", flush=True)
+        r = dict(c)
+        r["top_changes"] = [[a, b, k, v] for (a, b, k), v in pairs.most_common(12)]
+        out["modes"][mode] = r
+        print(mode, json.dumps(r), flush=True)
+    out["seconds"] = round(time.time() - t_start, 1)
+    (res_dir / "label_changes.json").write_text(json.dumps(out, indent=2))
+    section = label_changes_section(out)
+    doc = ROOT / "docs" / "results.md"
+    text = doc.read_text() if doc.exists() else ""
+    if LABELS_BEGIN in text and LABELS_END in text:
+        a, b = text.index(LABELS_BEGIN), text.index(LABELS_END) + len(LABELS_END)
+        text = text[:a] + section + text[b:]
+    else:
+        anchor = "## Reproduce"
+        text = text.replace(anchor, section + "\n\n" + anchor, 1) if anchor in text else text + "\n" + section + "\n"
+    doc.write_text(text)
+    print(f"wrote {res_dir / 'label_changes.json'} and the section of docs/results.md")
+
+
+def label_changes_section(r: dict) -> str:
+    """The docs/results.md section (between markers, so ``labels`` can replace it in place)."""
+    lines = [LABELS_BEGIN, "## Does the object ODE change its mind? Labels at t = 0 vs t_end", "",
+             f"For every object, its class at t = 0 (the decoded initial state, before any integration) and at "
+             f"t_end = {r['t_end']:g}, on the first {r['images']} of the {r['test_images']} test images, model "
+             f"`{r['weights']}` (`python scripts/results.py labels --limit {r['images']}`, "
+             f"{r['seconds'] / 60:.0f} min on {r['threads']} CPU thread(s)). SGCls: every ground-truth box "
+             "(boxes given). SGDet: the ground-truth boxes matched by a box kept at t_end (IoU ≥ 0.5, one-to-one, "
+             "best score first), with the label at t = 0 of the same proposal. A change is a *correction* when "
+             "the t_end label is the ground truth and the t = 0 label was not, a *corruption* the other way round. "
+             "PredCls takes the labels as given, so nothing can change there.", "",
+             "| mode | objects | right at t = 0 | right at t_end | changed | corrections | corruptions | wrong → wrong | "
+             "look-alike corrections |", "|---|---|---|---|---|---|---|---|---|"]
+    for mode, m in r["modes"].items():
+        n = max(1, m.get("objects", 0))
+        ch = max(1, m.get("changed", 0))
+        extra = f" (of {m['gt_boxes']} GT boxes)" if "gt_boxes" in m else ""
+        lines.append(f"| {'SGCls' if mode == 'sgcls' else 'SGDet'} | {m.get('objects', 0)}{extra} | "
+                     f"{100 * m.get('right_t0', 0) / n:.1f}% | {100 * m.get('right_tend', 0) / n:.1f}% | "
+                     f"{m.get('changed', 0)} ({100 * m.get('changed', 0) / n:.1f}%) | "
+                     f"{m.get('correction', 0)} ({100 * m.get('correction', 0) / ch:.0f}% of changes) | "
+                     f"{m.get('corruption', 0)} ({100 * m.get('corruption', 0) / ch:.0f}%) | "
+                     f"{m.get('wrong_to_wrong', 0)} ({100 * m.get('wrong_to_wrong', 0) / ch:.0f}%) | "
+                     f"{m.get('lookalike_corrections', 0)} |")
+    lines += ["", "Most frequent changes (t = 0 label → t_end label, kind, count):", ""]
+    for mode, m in r["modes"].items():
+        top = ", ".join(f"{a} → {b} ({k.replace('_', ' ')}, {v})" for a, b, k, v in m.get("top_changes", [])[:8])
+        lines.append(f"* {'SGCls' if mode == 'sgcls' else 'SGDet'}: {top or 'none'}")
+    lines += ["", "Look-alike corrections count changes inside hat / bowl, ball / sun, man / woman / child and "
+              "hat / helmet that end on the ground truth. In the viewer, select such an object to watch its "
+              "class probabilities cross (`docs/viewer.md`).", LABELS_END]
+    return "\n".join(lines)
+
+
 def pct(v) -> str:
     return "–" if v is None else f"{100 * v:.1f}"
 
@@ -341,12 +473,14 @@ def write_report(args) -> None:
             lines.append(f"| {m} | {pct(r['R@20'])} | {pct(r['R@50'])} | {pct(r['R@100'])} | {pct(r.get('mR@50'))} | "
                          f"{pct(r.get('zsR@50'))} |")
         lines += [""]
+    if (res_dir / "label_changes.json").exists():
+        lines += [label_changes_section(json.loads((res_dir / "label_changes.json").read_text())), ""]
     notes = Path(args.notes)
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]
     lines += ["## Reproduce", "", "```bash", "nodis train --preset demo --install weights/nodis-demo.safetensors",
               "python scripts/results.py diagnose", "python scripts/model_card.py", "python scripts/results.py ablations",
-              "python scripts/results.py tend",
+              "python scripts/results.py tend", "python scripts/results.py labels",
               "python scripts/results.py report", "```", ""]
     (ROOT / "docs" / "results.md").write_text("\n".join(lines))
     print("wrote docs/results.md")
@@ -354,7 +488,7 @@ def write_report(args) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=["ablations", "tend", "diagnose", "report"])
+    ap.add_argument("step", choices=["ablations", "tend", "diagnose", "labels", "report"])
     ap.add_argument("--data", default="data/world")
     ap.add_argument("--weights", default=str(ROOT / "weights" / "nodis-demo.safetensors"))
     ap.add_argument("--detector", default="runs/demo/detector_state.pt", help="finished detector stage to share")
@@ -368,7 +502,8 @@ def main(argv=None) -> int:
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
     os.chdir(ROOT)
-    {"ablations": run_ablations, "tend": run_tend, "diagnose": run_diagnose, "report": write_report}[args.step](args)
+    {"ablations": run_ablations, "tend": run_tend, "diagnose": run_diagnose, "labels": run_labels,
+     "report": write_report}[args.step](args)
     return 0
 
 
