@@ -213,6 +213,8 @@ class HistoryPlot(QWidget):
                 return f"#{i}"
 
         notes = []
+        if objs and h.mode == "predcls":
+            notes.append("PredCls gives the labels: each object keeps its given class at every t")
         for i in objs:
             try:
                 oh = h.object(i)
