@@ -288,7 +288,13 @@ def run_labels(args) -> None:
     t_end = float(model.cfg.t_end)
     ds = VGDataset(args.data, "test", filter_duplicate_rels=False)
     n = min(args.limit, len(ds))
-    out = {"images": n, "test_images": len(ds), "weights": Path(args.weights).name, "t_end": t_end,
+    import hashlib
+
+    digest = hashlib.sha256(Path(args.weights).read_bytes()).hexdigest()[:12]
+    world = Path(args.data) / "world.json"
+    wj = json.loads(world.read_text()) if world.exists() else {}
+    out = {"images": n, "test_images": len(ds), "weights": Path(args.weights).name, "weights_sha256": digest,
+           "world": {k: wj.get(k) for k in ("generator", "version", "seed")}, "t_end": t_end,
            "threads": torch.get_num_threads(), "modes": {}, "examples": []}
     t_start = time.time()
     for mode in ("sgcls", "sgdet"):
@@ -331,8 +337,12 @@ def run_labels(args) -> None:
         print(mode, json.dumps(r), flush=True)
     out["seconds"] = round(time.time() - t_start, 1)
     (res_dir / "label_changes.json").write_text(json.dumps(out, indent=2))
-    section = label_changes_section(out)
-    doc = ROOT / "docs" / "results.md"
+    put_section(ROOT / "docs" / "results.md", label_changes_section(out))
+    print(f"wrote {res_dir / 'label_changes.json'} and the section of docs/results.md")
+
+
+def put_section(doc: Path, section: str) -> None:
+    """Replace the marked label-changes section of ``doc`` (or insert it before "## Reproduce")."""
     text = doc.read_text() if doc.exists() else ""
     if LABELS_BEGIN in text and LABELS_END in text:
         a, b = text.index(LABELS_BEGIN), text.index(LABELS_END) + len(LABELS_END)
@@ -341,7 +351,6 @@ def run_labels(args) -> None:
         anchor = "## Reproduce"
         text = text.replace(anchor, section + "\n\n" + anchor, 1) if anchor in text else text + "\n" + section + "\n"
     doc.write_text(text)
-    print(f"wrote {res_dir / 'label_changes.json'} and the section of docs/results.md")
 
 
 def label_changes_section(r: dict) -> str:
@@ -349,7 +358,9 @@ def label_changes_section(r: dict) -> str:
     lines = [LABELS_BEGIN, "## Does the object ODE change its mind? Labels at t = 0 vs t_end", "",
              f"For every object, its class at t = 0 (the decoded initial state, before any integration) and at "
              f"t_end = {r['t_end']:g}, on the first {r['images']} of the {r['test_images']} test images, model "
-             f"`{r['weights']}` (`python scripts/results.py labels --limit {r['images']}`, "
+             f"`{r['weights']}` (sha256 `{r.get('weights_sha256', '?')}…`; world version "
+             f"{(r.get('world') or {}).get('version', '?')}, seed {(r.get('world') or {}).get('seed', '?')}) "
+             f"(`python scripts/results.py labels --limit {r['images']}`, "
              f"{r['seconds'] / 60:.0f} min on {r['threads']} CPU thread(s)). SGCls: every ground-truth box "
              "(boxes given). SGDet: the ground-truth boxes matched by a box kept at t_end (IoU ≥ 0.5, one-to-one, "
              "best score first), with the label at t = 0 of the same proposal. A change is a *correction* when "
