@@ -123,22 +123,27 @@ def _suppression(rows: torch.Tensor, cols: torch.Tensor, thresh: float) -> torch
 
     The fused and the plain float32 union differ by at most one rounding, so only IoUs within
     ``1e-5`` of ``thresh`` are recomputed with :func:`fma32` (the decision elsewhere is the same)."""
-    rows, cols = rows.float(), cols.float()
-    a, b = rows[..., :, None, :], cols[..., None, :, :]
-    width = torch.clamp(torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0]) + 1.0, min=0)
-    height = torch.clamp(torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1]) + 1.0, min=0)
+    r = rows.detach().to("cpu", torch.float32).numpy()  # NumPy: no thread hand-over on small arrays
+    c = cols.detach().to("cpu", torch.float32).numpy()
+    one, zero = np.float32(1), np.float32(0)
+    a, b = r[..., :, None, :], c[..., None, :, :]
+    width = np.maximum((np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])) + one, zero)
+    height = np.maximum((np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])) + one, zero)
     inter = width * height
-    area_a = ((rows[..., 2] - rows[..., 0] + 1.0) * (rows[..., 3] - rows[..., 1] + 1.0))[..., :, None]
-    wb = (cols[..., 2] - cols[..., 0] + 1.0)[..., None, :]
-    hb = (cols[..., 3] - cols[..., 1] + 1.0)[..., None, :]
-    th = torch.tensor(thresh, dtype=torch.float32)
-    iou = inter / (area_a + wb * hb - inter)
-    near = (iou - th).abs() <= 1e-5
-    if bool(near.any()):
-        shape = inter.shape
-        A, W, H = area_a.expand(shape)[near], wb.expand(shape)[near], hb.expand(shape)[near]
-        iou[near] = inter[near] / (fma32(W, H, A) - inter[near])
-    return iou > th
+    area_a = (((r[..., 2] - r[..., 0]) + one) * ((r[..., 3] - r[..., 1]) + one))[..., :, None]
+    wb = ((c[..., 2] - c[..., 0]) + one)[..., None, :]
+    hb = ((c[..., 3] - c[..., 1]) + one)[..., None, :]
+    th = np.float32(thresh)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = inter / ((area_a + wb * hb) - inter)
+        near = np.abs(iou - th) <= 1e-5
+        if near.any():
+            shape = inter.shape
+            A = np.broadcast_to(area_a, shape)[near]
+            W, H = np.broadcast_to(wb, shape)[near], np.broadcast_to(hb, shape)[near]
+            union = fma32(torch.from_numpy(W.copy()), torch.from_numpy(H.copy()), torch.from_numpy(A.copy())).numpy()
+            iou[near] = inter[near] / (union - inter[near])
+        return torch.from_numpy(iou > th)
 
 
 def sort_scores(scores: torch.Tensor) -> torch.Tensor:
@@ -188,22 +193,52 @@ def nms_plus_one(boxes: torch.Tensor, scores: torch.Tensor, thresh: float, pre_n
     return order[torch.as_tensor(keep, dtype=torch.long, device=order.device)]
 
 
+def _greedy_batched(sup: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Greedy NMS of ``G`` independent groups at once. ``sup (G, L, L)``: rank ``i`` would suppress rank
+    ``j`` (only ``j > i`` is used); ``valid (G, L)``: real entries. Returns the kept mask ``(G, L)``."""
+    s = sup.numpy() & np.triu(np.ones(sup.shape[-2:], dtype=bool), 1)[None]
+    removed = ~valid.numpy()
+    for r in range(s.shape[1]):  # rank by rank, every group at once
+        live = ~removed[:, r]
+        if live.any():
+            removed |= s[:, r, :] & live[:, None]
+    return torch.from_numpy(~removed)
+
+
 def nms_by_class(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor, thresh: float,
                  rules: str = "release", post_nms: int | None = None) -> torch.Tensor:
     """Per-class NMS; each class keeps at most ``post_nms`` boxes. Returns kept indices, grouped by
-    class (ascending), best first within a class. ``rules``: ``release`` (:func:`nms_plus_one`) or
-    ``torchvision`` (:func:`torchvision.ops.nms`, no +1)."""
-    from torchvision.ops import nms
+    class (ascending), best first within a class. ``rules``: ``release`` (the release's kernel, as
+    :func:`nms_plus_one`) or ``torchvision`` (:func:`torchvision.ops.batched_nms`, no +1)."""
+    from torchvision.ops import batched_nms
 
-    out = []
-    for c in torch.unique(classes).tolist():
-        idx = (classes == c).nonzero(as_tuple=True)[0]
-        if rules == "release":
-            k = nms_plus_one(boxes[idx], scores[idx], thresh, post_nms=post_nms)
-        else:
-            k = nms(boxes[idx].float(), scores[idx].float(), thresh)[:post_nms]
-        out.append(idx[k])
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=boxes.device)
+    M = int(scores.numel())
+    if M == 0:
+        return torch.zeros(0, dtype=torch.long, device=boxes.device)
+    cls_u, inv = torch.unique(classes, return_inverse=True)
+    by_score = sort_scores(scores)
+    order = by_score[torch.sort(inv[by_score], stable=True).indices]  # by class, best first within
+    counts = torch.bincount(inv, minlength=len(cls_u))
+    starts = torch.cumsum(counts, 0) - counts
+    if rules != "release":
+        keep = batched_nms(boxes.float(), scores.float(), classes, thresh)
+        keep = keep[torch.sort(inv[keep], stable=True).indices]
+        kept_mask = torch.zeros(M, dtype=torch.bool)
+        kept_mask[keep] = True
+        grouped = kept_mask[order]
+    else:  # class by class: the greedy loop only visits kept boxes (fast for the usual few per class)
+        grouped = torch.zeros(M, dtype=torch.bool)
+        b_sorted = boxes[order].float().cpu()
+        for c in range(len(cls_u)):
+            st, n = int(starts[c]), int(counts[c])
+            seg = b_sorted[st : st + n]
+            keep = nms_plus_one(seg, -torch.arange(n, dtype=torch.float32), thresh)  # already best first
+            grouped[st + keep] = True
+    if post_nms is not None:  # the first post_nms kept of each class
+        cs = torch.cumsum(grouped.long(), 0)
+        before = torch.where(starts > 0, cs[(starts - 1).clamp(min=0)], torch.zeros_like(starts))
+        grouped &= (cs - torch.repeat_interleave(before, counts)) <= post_nms
+    return order[grouped.to(order.device)]
 
 
 def label_nms_mask(boxes: torch.Tensor, probs: torch.Tensor, thresh: float = 0.5,
@@ -226,11 +261,6 @@ def label_nms_mask(boxes: torch.Tensor, probs: torch.Tensor, thresh: float = 0.5
         from torchvision.ops import box_iou
 
         sup = torch.stack([box_iou(bc, bc) for bc in b]) > thresh
-    sup &= torch.ones(K, K, dtype=torch.bool).triu(1)[None]  # rank r only suppresses later ranks
-    removed = torch.zeros(C - 1, K, dtype=torch.bool)
-    for r in range(K):  # greedy over ranks, every class at once
-        live = ~removed[:, r]
-        removed |= sup[:, r, :] & live[:, None]
-    kept_sorted = ~removed
+    kept_sorted = _greedy_batched(sup, torch.ones(C - 1, K, dtype=torch.bool))
     mask[:, 1:] = torch.zeros(C - 1, K).scatter_(1, order, kept_sorted.float()).t().to(mask.dtype)
     return mask
