@@ -104,9 +104,9 @@ def assemble(args) -> None:
          "(a coffee cup becomes \"man\", a cat \"dog\"). For real images convert the release's official "
          "checkpoints with `nodis convert` (README, \"Official checkpoints\").", "",
          "## How it was made", "", "```bash", args.command, "```", "",
-         f"* code commit: `{args.commit or log.get('commit')}` (rerunning the command at this commit reproduces the "
-         "file bit for bit on the same machine type, thread count and torch version; interrupted runs resume to the "
-         "same bytes)",
+         f"* code commit: `{args.commit or log.get('commit')}`"
+         + (f" ({args.repro})" if args.repro else " (rerunning the command at this commit reproduces the file bit for "
+            "bit on the same machine type, thread count and torch version; interrupted runs resume to the same bytes)"),
          f"* file: {weights.stat().st_size / 1e6:.1f} MB, sha256 `{sha256(weights)}`",
          f"* torch {log.get('torch')}, {log.get('threads')} CPU threads, {platform.machine()}; seed {tc.get('seed')}",
          f"* world: 4000 train images (the first {tc.get('num_val_im')} held out for validation) + 1000 test images, "
@@ -121,8 +121,9 @@ def assemble(args) -> None:
          + ", ".join(f"{100 * v['score']:.1f}" for v in log.get("val", {}).get("history", [])),
          ] + ([f"* history: {args.history}"] if args.history else []) + [
          f"* architecture: preset `{cfg.preset}`: {cfg.backbone} backbone with output stride {cfg.feat_stride}, "
-         f"{cfg.image_size} px input, {cfg.num_anchors} anchors per cell fitted to the world's boxes "
-         f"(`scripts/fit_anchors.py`), {cfg.num_classes - 1} classes, {cfg.num_predicates - 1} predicates, ODE state "
+         f"{cfg.image_size} px input, {cfg.num_anchors} anchors per cell (base {cfg.anchor_size} px, ratios "
+         f"{', '.join(f'{r:g}' for r in cfg.anchor_ratios)}, scales {', '.join(f'{x:g}' for x in cfg.anchor_scales)}), "
+         f"{cfg.num_classes - 1} classes, {cfg.num_predicates - 1} predicates, ODE state "
          f"{cfg.state_dim}, t_end {cfg.t_end}, {cfg.solver} rtol {cfg.rtol} atol {cfg.atol}, state policy "
          f"`{cfg.state_policy}`", "",
          f"## Test-split metrics ({n_images} images with relations, `nodis eval --data data/world`)", "",
@@ -193,6 +194,7 @@ def main(argv=None) -> int:
             p.add_argument("--commit", default=None, help="code commit the model was trained at (default: from the log)")
             p.add_argument("--history", default=None, help="a sentence on how the run went (interruptions, resumes)")
             p.add_argument("--load-note", default=None, help="what else ran on the machine during training")
+            p.add_argument("--repro", default=None, help="replaces the bit-for-bit reproducibility sentence")
             p.add_argument("--story-note", default=None, help="a sentence reading the story-of-t table")
             p.add_argument("--extra", default=None, help="a Markdown file appended to the card")
     args = ap.parse_args(argv)
