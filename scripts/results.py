@@ -379,6 +379,16 @@ def label_changes_section(r: dict) -> str:
                      f"{m.get('corruption', 0)} ({100 * m.get('corruption', 0) / ch:.0f}%) | "
                      f"{m.get('wrong_to_wrong', 0)} ({100 * m.get('wrong_to_wrong', 0) / ch:.0f}%) | "
                      f"{m.get('lookalike_corrections', 0)} |")
+    lines.append("")
+    for mode, m in r["modes"].items():
+        n = max(1, m.get("objects", 0))
+        a, b = 100 * m.get("right_t0", 0) / n, 100 * m.get("right_tend", 0) / n
+        cor, bad = m.get("correction", 0), m.get("corruption", 0)
+        lines.append(f"* {'SGCls' if mode == 'sgcls' else 'SGDet'}: integrating to t_end "
+                     f"{'raises' if b > a else 'lowers' if b < a else 'keeps'} the share of right labels "
+                     f"{'from ' + f'{a:.1f}% to {b:.1f}%' if b != a else f'at {a:.1f}%'}; "
+                     f"{cor} correction{'s' * (cor != 1)} against {bad} corruption{'s' * (bad != 1)}"
+                     + (f" ({cor / bad:.1f} : 1)." if bad else "."))
     lines += ["", "Most frequent changes (t = 0 label → t_end label, kind, count):", ""]
     for mode, m in r["modes"].items():
         top = ", ".join(f"{a} → {b} ({k.replace('_', ' ')}, {v})" for a, b, k, v in m.get("top_changes", [])[:8])
