@@ -363,7 +363,9 @@ def label_changes_section(r: dict) -> str:
              f"(`python scripts/results.py labels --limit {r['images']}`, "
              f"{r['seconds'] / 60:.0f} min on {r['threads']} CPU thread(s)). SGCls: every ground-truth box "
              "(boxes given). SGDet: the ground-truth boxes matched by a box kept at t_end (IoU ≥ 0.5, one-to-one, "
-             "best score first), with the label at t = 0 of the same proposal. A change is a *correction* when "
+             "best score first), with the label at t = 0 of the same proposal (this follows one proposal over t; "
+             "which proposals are kept also changes with t, per-class NMS runs at every t, and is not measured "
+             "here). A change is a *correction* when "
              "the t_end label is the ground truth and the t = 0 label was not, a *corruption* the other way round. "
              "PredCls takes the labels as given, so nothing can change there.", "",
              "| mode | objects | right at t = 0 | right at t_end | changed | corrections | corruptions | wrong → wrong | "
