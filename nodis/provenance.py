@@ -102,13 +102,15 @@ def count_outside_world(paths: Iterable[str | Path]) -> tuple[int, int]:
 
 
 def demo_model_note(model_name: str | None = None, outside: int | None = None, total: int | None = None) -> str:
-    """The one-paragraph note shown when a world model runs on images that are not from its world."""
+    """The one-paragraph note shown when a world model runs on images that are not from its world
+    (``outside`` of ``total``; without counts, the general statement for the viewer's About box)."""
     name = model_name or DEMO_NAME
-    which = (f"{outside} of {total} images are" if outside is not None and total is not None and total > 1
-             else "this image is")
+    where = "(not a bundled sample, not in a folder made by `nodis world`)"
+    if outside is None or total is None:
+        scope = f"on images that are not from that world {where} its scene graphs are not meaningful"
+    else:
+        which = f"{outside} of {total} images are" if total > 1 else "this image is"
+        scope = f"{which} not from that world {where}, so its scene graphs there are not meaningful"
     return (f"the model {name} is a demo model: it knows only the procedural scene world it was trained on "
-            f"(docs/world.md); {which} not from that world (not a bundled sample, not in a folder made by "
-            f"`nodis world`), so its scene graphs there are not meaningful. For real photographs convert an "
-            f"official NODIS checkpoint (published via {OFFICIAL_WEIGHTS_URL}) with `nodis convert` and pass "
-            f"it with --weights.")
-
+            f"(docs/world.md); {scope}. For real photographs convert an official NODIS checkpoint (published "
+            f"via {OFFICIAL_WEIGHTS_URL}) with `nodis convert` and pass it with --weights.")

@@ -36,6 +36,7 @@ def test_status_bar_and_about_name_the_demo_model_on_foreign_images(qtbot, make_
     about = AboutDialog("nodis-demo", "cpu", None, w, demo_note=w.demo_notice.about_text())
     text = about.text.toPlainText()
     assert "This is a demo model" in text and "github.com/yrcong/NODIS" in text
+    assert "on images that are not from that world" in text and "this image is" not in text  # general wording
 
 
 def test_no_notice_for_models_that_are_not_demo_models(qtbot, make_window, noise_image):
