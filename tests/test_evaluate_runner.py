@@ -17,7 +17,9 @@ def test_evaluate_model_all_modes_and_times(toy):
     model = build_model(train_preset("demo", data=str(toy)))
     res = evaluate_model(model, toy, "predcls", times=[0.0, 1.5])
     assert res["num_images"] == 4 and 0.0 <= res["R@50"] <= 1.0
-    assert set(res["by_t"]) == {"0", "1.5"} and set(res["by_t"]["0"]) == {"R@20", "R@50", "R@100"}
+    assert set(res["by_t"]) == {"0", "1.5"}
+    assert set(res["by_t"]["0"]) == {"R@20", "R@50", "R@100", "obj_acc", "obj_conf"}
+    assert all(0.0 <= v <= 1.0 for r in res["by_t"].values() for v in r.values())
     # predcls with every pair ranked: R@100 covers all pairs of these small images, so only the
     # predicate decides; the untrained model cannot be perfect but the evaluator must count images
     sg = evaluate_model(model, toy, "sgcls", limit=2)
