@@ -26,6 +26,8 @@ def dataset_zeroshot(root: str | Path, num_val_im: int = 0) -> set[tuple[int, in
     test = VGDataset(root, "test")
     seen = set(train.triplet_counts())
     return set(test.triplet_counts()) - seen
+
+
 #: Evaluation frames (docs/evaluation.md): ``release`` scores as ``models/eval_rels.py`` does, at
 #: BOX_SCALE 1024 with the ground truth decoded by ``load_graphs``; ``image`` in original-image pixels.
 FRAMES = ("release", "image")
@@ -45,8 +47,6 @@ def _frame_prediction(traj, graph, t: float, P: int, frame: str):
     return Prediction(boxes.astype(np.float64), pred.labels, pred.obj_scores, pred.rel_pairs, pred.rel_scores)
 
 
-
-
 def evaluate_model(model, root: str | Path, mode: str, split: str = "test", limit: int | None = None,
                    num_val_im: int = 0, times: Iterable[float] | None = None, progress: bool = False,
                    zeroshot: set | None = None, frame: str = "release") -> dict[str, Any]:
@@ -60,10 +60,10 @@ def evaluate_model(model, root: str | Path, mode: str, split: str = "test", limi
     t). Returns the summary at ``t_end`` plus ``by_t`` (R@20/50/100 per time) when times are given."""
     from tqdm import tqdm
 
-    if frame not in FRAMES:
-        raise InputError(f"unknown evaluation frame {frame!r}; choose 'release' or 'image'")
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}")
+    if frame not in FRAMES:
+        raise InputError(f"unknown evaluation frame {frame!r}; choose 'release' or 'image'")
     ds = VGDataset(root, split, num_val_im=num_val_im, filter_duplicate_rels=False)
     n = len(ds) if not limit else min(limit, len(ds))
     if zeroshot is None and split == "test":
@@ -92,9 +92,9 @@ def evaluate_model(model, root: str | Path, mode: str, split: str = "test", limi
             ev_t[t].add(gt, _frame_prediction(traj, gt_t, t, P, frame).in_mode(mode, gt))
             _object_stats(objs_t[t], gt_t, s, mode)
     out = ev.summary()
-    out["frame"] = frame
     out["mode"] = mode
     out["split"] = split
+    out["frame"] = frame
     out["seconds"] = time.time() - t0
     if t_list:
         out["by_t"] = {f"{t:g}": {**{k: v for k, v in ev_t[t].summary().items() if k.startswith("R@")},

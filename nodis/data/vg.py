@@ -546,6 +546,23 @@ class VGDataset:
     def __len__(self) -> int:
         return len(self._items)
 
+    def boxes_1024(self, i: int, decoding: str = "release") -> np.ndarray:
+        """Item ``i``'s ground-truth boxes at ``BOX_SCALE`` (long side 1024), float64 x1y1x2y2.
+
+        ``release``: neural-motifs' ``load_graphs``, ``x1 = xc - w / 2`` assigned into the int array
+        (truncated toward zero), ``x2 = x1 + w``: the frame the release evaluates SGDet in (an odd
+        width moves the box one pixel left of what the file encodes). ``exact``: the inverse of the
+        writer, ``x1 = xc - w // 2`` (the boxes :meth:`__getitem__` scales to image pixels)."""
+        if decoding not in ("release", "exact"):
+            raise ValueError(f"decoding must be 'release' or 'exact', not {decoding!r}")
+        _, fb, lb, _ = self._items[i % len(self)]
+        b = self._boxes1024[fb : lb + 1]
+        if decoding == "exact":
+            return b.astype(np.float64)
+        w = b[:, 2:] - b[:, :2]
+        x1 = np.trunc((b[:, :2] + w // 2) - w / 2.0)
+        return np.concatenate([x1, x1 + w], 1).astype(np.float64)
+
     def image_path(self, i: int) -> Path:
         """The JPEG path of item ``i`` (not checked for existence)."""
         return self.image_dir / f"{int(self._meta[i]['image_id'])}.jpg"
@@ -590,20 +607,3 @@ class VGDataset:
             for s, o, p in rels:
                 counts[(int(self._labels[fb + s]), int(p), int(self._labels[fb + o]))] += 1
         return counts
-    def boxes_1024(self, i: int, decoding: str = "release") -> np.ndarray:
-        """Item ``i``'s ground-truth boxes at ``BOX_SCALE`` (long side 1024), float64 x1y1x2y2.
-
-        ``release``: neural-motifs' ``load_graphs``, ``x1 = xc - w / 2`` assigned into the int array
-        (truncated toward zero), ``x2 = x1 + w``: the frame the release evaluates SGDet in (an odd
-        width moves the box one pixel left of what the file encodes). ``exact``: the inverse of the
-        writer, ``x1 = xc - w // 2`` (the boxes :meth:`__getitem__` scales to image pixels)."""
-        if decoding not in ("release", "exact"):
-            raise ValueError(f"decoding must be 'release' or 'exact', not {decoding!r}")
-        _, fb, lb, _ = self._items[i % len(self)]
-        b = self._boxes1024[fb : lb + 1]
-        if decoding == "exact":
-            return b.astype(np.float64)
-        w = b[:, 2:] - b[:, :2]
-        x1 = np.trunc((b[:, :2] + w // 2) - w / 2.0)
-        return np.concatenate([x1, x1 + w], 1).astype(np.float64)
-
