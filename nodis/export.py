@@ -110,8 +110,8 @@ def clean_stale_temp(folder: str | Path, names: Iterable[str] | None = None, *,
     """Remove temporary files that killed writers left in ``folder`` (``.NAME.XXXXXXXX.tmp`` of
     :func:`temp_file`, and the older ``NAME.XXXXXXXX.tmp`` of checkpoints) and return them.
 
-    Only files for the given output ``names``, or whose ``NAME`` ends with one of ``suffixes``, are
-    considered, so unrelated files are never touched. A file is removed only when it is a regular
+    Only files for the given output ``names`` (either form), or hidden ones whose ``NAME`` ends with
+    one of ``suffixes``, are considered, so unrelated files are never touched. A file is removed only when it is a regular
     file, older than ``grace`` seconds and not locked by a live writer. Problems are logged, never
     raised."""
     import time
@@ -138,7 +138,7 @@ def clean_stale_temp(folder: str | Path, names: Iterable[str] | None = None, *,
         if wanted is not None:
             if inner not in wanted:
                 continue
-        elif not (sfx and inner.lower().endswith(sfx)):
+        elif not (sfx and e.name.startswith(".") and inner.lower().endswith(sfx)):
             continue
         try:
             st = e.stat(follow_symlinks=False)
