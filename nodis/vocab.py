@@ -76,13 +76,16 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: str | Path) -> "Vocabulary":
-        """Read a vocabulary JSON file; :class:`InputError` when unreadable or malformed."""
+        """Read a vocabulary JSON file (a regular file of at most 64 MB: a FIFO cannot block it);
+        :class:`InputError` when unreadable or malformed."""
+        from .export import read_regular_bytes
+
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = json.loads(read_regular_bytes(path, max_bytes=64 * 2**20).decode("utf-8"))
         except OSError as e:
             raise InputError(f"cannot read the vocabulary {path}: {e.strerror or e}") from None
-        except (UnicodeDecodeError, ValueError) as e:
-            raise InputError(f"the vocabulary {path} is not valid JSON ({e})") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise InputError(f"the vocabulary {path} is not valid JSON ({type(e).__name__}: {e})") from None
         return cls.from_dict(data)
 
 
