@@ -223,27 +223,53 @@ def _svg_bytes(item) -> bytes:
 
 def export_plot(item, path: str | Path) -> Path:
     """Write a pyqtgraph item (a ``PlotItem`` or layout) as PNG or SVG, chosen by the suffix, atomically."""
-    from pyqtgraph.exporters import ImageExporter
-    from PySide6.QtCore import QBuffer, QIODevice
+    from PySide6.QtWidgets import QGraphicsItem
 
     from nodis.errors import ExportError
     from nodis.export import atomic_write_bytes
 
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".svg":
-        data = _svg_bytes(item)
-    elif suffix == ".png":
-        ex = ImageExporter(item)
-        ex.parameters()["width"] = max(1200, int(item.sceneBoundingRect().width() * 2))
-        img = ex.export(toBytes=True)
-        buf = QBuffer()
-        buf.open(QIODevice.OpenModeFlag.WriteOnly)
-        img.save(buf, "PNG")
-        data = bytes(buf.data())
-    else:
+    if suffix not in (".svg", ".png"):
         raise ExportError(f"cannot export a plot as {path.name}: use a .png or .svg file name")
+    # the pixmap caches of the screen (cache_static) must not end up scaled in the file: draw afresh
+    cached = [it for it in item.scene().items() if it.cacheMode() != QGraphicsItem.CacheMode.NoCache]
+    for it in cached:
+        it.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+    try:
+        data = _plot_bytes(item, suffix)
+    finally:
+        for it in cached:
+            it.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     return atomic_write_bytes(path, data)
+
+
+def _plot_bytes(item, suffix: str) -> bytes:
+    from PySide6.QtCore import QBuffer, QIODevice, QRectF
+    from PySide6.QtGui import QImage, QPainter
+
+    if suffix == ".svg":
+        return _svg_bytes(item)
+    # PNG: the scene drawn at 2x (or more, for at least 1200 px) device-pixel ratio, so that lines, text
+    # and dots all keep their on-screen proportions (pyqtgraph's ImageExporter enlarges the axes' text
+    # but not the legend's)
+    src = item.sceneBoundingRect()
+    w, h = max(1, int(round(src.width()))), max(1, int(round(src.height())))
+    ratio = max(2.0, 1200.0 / w)
+    img = QImage(int(round(w * ratio)), int(round(h * ratio)), QImage.Format.Format_ARGB32)
+    img.setDevicePixelRatio(ratio)
+    img.fill(QColor(*BACKGROUND))
+    p = QPainter(img)
+    try:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        item.scene().render(p, QRectF(0, 0, w, h), src)
+    finally:
+        p.end()
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    img.save(buf, "PNG")
+    return bytes(buf.data())
 
 
 def export_button(parent: QWidget, what: str, do_export: Callable[[str], Any]) -> QToolButton:
@@ -311,6 +337,7 @@ class StateSpaceView(QWidget):
         pi.setMenuEnabled(False)
         self.legend = pg.LegendItem(labelTextSize="8pt", verSpacing=-4, brush=pg.mkBrush(30, 31, 34, 0))
         self.canvas.addItem(self.legend, row=0, col=1)
+        cache_static(pi.getAxis("left"), pi.getAxis("bottom"), self.legend)
         self._paths: list[pg.PlotCurveItem] = []
         self._starts = pg.ScatterPlotItem(size=7, symbol="s", pxMode=True)
         self._ends = pg.ScatterPlotItem(size=13, symbol="o", pxMode=True, brush=pg.mkBrush(0, 0, 0, 0))
@@ -320,6 +347,7 @@ class StateSpaceView(QWidget):
         self._hover_text = pg.TextItem("", color=(240, 240, 240), anchor=(0, 1), fill=pg.mkBrush(30, 31, 34, 210))
         for it in (self._boundary, self._starts, self._ends, self._dots):
             pi.addItem(it)
+        cache_static(self._boundary, self._starts, self._ends)
         for t in (*self._side_labels, self._hover_text):
             pi.addItem(t, ignoreBounds=True)
         self._legend_key: tuple = ()
@@ -544,6 +572,7 @@ class StateSpaceView(QWidget):
             on = (key in hl) if objects else (key in self.state.selected_relations)
             c = pg.PlotCurveItem(coords[:, k, 0], coords[:, k, 1],
                                  pen=pg.mkPen((*rgb, 235 if on else 150), width=2.6 if on else 1.5))
+            cache_static(c)
             pi.addItem(c)
             self._paths.append(c)
         ge = int(np.argmin(np.abs(sp.times - sp.t_end)))
@@ -552,6 +581,7 @@ class StateSpaceView(QWidget):
         self._ends.setData(pos=coords[ge], pen=[pg.mkPen(*object_color(k if objects else k[0]), width=1.6) for k in keys])
         pi.setLabel("bottom", proj.axis_labels[0])
         pi.setLabel("left", proj.axis_labels[1])
+        self._set_legend(sorted(set(int(c) for c in np.unique(labels))))  # every class a dot takes at some t
         self._finish(proj)
 
     def _finish(self, proj: Projection | None) -> None:
@@ -601,7 +631,6 @@ class StateSpaceView(QWidget):
         g = int(np.clip(self.current_index(), 0, self._coords.shape[0] - 1))
         labs = self._labels[g]
         self._dots.setData(pos=self._coords[g], brush=[_brush(int(c)) for c in labs], data=list(range(len(self._keys))))
-        self._set_legend(sorted(set(int(c) for c in labs)))
         if self._hover >= 0:
             self._show_hover(self._hover)
 
@@ -668,6 +697,16 @@ class StateSpaceView(QWidget):
             self.exported.emit(str(self.export_image(path)))
         except NodisError as e:
             self.exportFailed.emit(str(e))
+
+
+def cache_static(*items) -> None:
+    """Keep pixmaps of items that do not change while t moves (axes with their grid, legends, curves),
+    so a slider step repaints the cursor / dots and blits the rest (measured: the axes' grid replay was
+    most of a plot's repaint)."""
+    from PySide6.QtWidgets import QGraphicsItem
+
+    for it in items:
+        it.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 _BRUSHES: dict[int, Any] = {}

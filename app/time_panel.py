@@ -35,7 +35,7 @@ from nodis.errors import NodisError
 from nodis.render import object_color
 
 from .state import ViewerState
-from .state_space import export_button, export_plot
+from .state_space import cache_static, export_button, export_plot
 
 CURVES = {  # name -> (colour, axis, dashed)
     "objects": ((100, 181, 246), "left", False),
@@ -113,6 +113,7 @@ class HistoryPlot(QWidget):
         pi.setYRange(0, 1.02, padding=0)
         self.legend = pg.LegendItem(labelTextSize="8pt", verSpacing=-4, brush=pg.mkBrush(30, 31, 34, 0))
         self.canvas.addItem(self.legend, row=0, col=1)
+        cache_static(pi.getAxis("left"), pi.getAxis("bottom"), self.legend)  # a step repaints the cursor only
         self.end_line = pg.InfiniteLine(pos=1.5, angle=90, movable=False,
                                         pen=pg.mkPen((255, 196, 0), width=1.5, style=Qt.PenStyle.DashLine),
                                         label="t_end", labelOpts={"position": 0.95, "color": (255, 196, 0),
@@ -264,6 +265,7 @@ class HistoryPlot(QWidget):
             pen = pg.mkPen((*rgb, alpha), width=2.6 if j == 0 else 1.6, style=_STYLES[min(j, len(_STYLES) - 1)])
             c = pg.PlotDataItem(np.asarray(times, np.float64), np.asarray(values, np.float64), pen=pen, name=name,
                                 connect="finite")
+            cache_static(c.curve)
             pi.addItem(c)
             self.legend.addItem(c, name)
             self.curves.append(c)

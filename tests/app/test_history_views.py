@@ -150,8 +150,15 @@ def test_state_space_paths_dots_hover_and_projections(qtbot, make_window, scene_
     # hovering a path highlights its box and node
     k = len(ids) - 1
     QTest.qWait(50)
-    p = plot_point(sv.canvas, sv.pi, *sv._coords[G // 2, k])
+    px = np.array([[[q.x(), q.y()] for q in (plot_point(sv.canvas, sv.pi, *sv._coords[g, j]) for j in range(len(ids)))]
+                   for g in range(G)], float)  # (G, K, 2) viewport pixels
+    others = np.delete(px, k, axis=1).reshape(-1, 2)
+    sep = [np.min(np.hypot(*(others - px[g, k]).T)) for g in range(G)]
+    g_best = int(np.argmax(sep))  # the point of path k farthest from every other path
+    assert sep[g_best] > 8
+    p = plot_point(sv.canvas, sv.pi, *sv._coords[g_best, k])
     QTest.mouseMove(sv.canvas.viewport(), p)
+    QTest.qWait(100)  # (offscreen QPA: let the move event be delivered before anything else happens)
     qtbot.waitUntil(lambda: w.state.hovered_objects == {ids[k]}, timeout=2000)
     assert sv.hovered_key() == ids[k]
     assert w.image_view.box_pens()[ids[k]].widthF() > 2.0  # drawn highlighted
