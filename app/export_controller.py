@@ -51,8 +51,7 @@ class ExportController(QObject):
 
     # ------------------------------------------------------------------ what is exported
     def _filter_fn(self):
-        top_k, rel, obj = self.state.top_k, self.state.rel_threshold, self.state.obj_threshold
-        return lambda g: g.filtered(top_k=top_k if top_k > 0 else None, threshold=rel, object_threshold=obj)
+        return self.state.graph_filter()
 
     def export_item(self, e: ImageEntry) -> ExportItem | None:
         """The graph of ``e`` at the current time (t_end when that is not decoded), filtered as shown;
@@ -75,8 +74,10 @@ class ExportController(QObject):
         if all((i, i) in e.graphs for i in idx):
             strip = [self.state.filter_graph(e.graphs[(i, i)]) for i in idx]
         title = f"{e.name}   t = {g.t_obj:.2f}" + (f" / {g.t_rel:.2f}" if g.t_rel != g.t_obj else "")
+        names = self.labels_for if self.labels_for is not None else (lambda e, g: None)
         return ExportItem(e.eid, e.path, g, layout=layout, gt=gt, top_k=self.state.top_k or None,
-                          strip_graphs=strip, filter_fn=self._filter_fn(), title=title)
+                          strip_graphs=strip, filter_fn=self._filter_fn(), title=title, labels=names(e, g),
+                          strip_labels=[names(e, sg) for sg in strip] if strip is not None else None)
 
     def unit_layout(self, e: ImageEntry, g) -> dict | None:
         """The viewer's node positions for the nodes of ``g`` (and ground-truth nodes), fitted to the

@@ -40,6 +40,8 @@ class ExportItem:
     strip_graphs: list | None = None  # filtered graphs at STRIP_TIMES (decoded on the worker if None)
     filter_fn: Callable | None = None  # SceneGraph -> filtered SceneGraph (for strip graphs)
     title: str = ""
+    labels: dict | None = None  # object id -> the display name the viewer shows (drawings match the screen)
+    strip_labels: list | None = None  # the same per strip graph
 
 
 @dataclass
@@ -54,9 +56,9 @@ class ExportReport:
 def _kwargs(item: ExportItem, fmt: str, engine=None) -> dict:
     kw: dict[str, Any] = {}
     if fmt == "png":
-        kw.update(image=str(item.image), gt=item.gt, show_scores=True)
+        kw.update(image=str(item.image), gt=item.gt, show_scores=True, labels=item.labels)
     elif fmt in ("graph-png", "svg", "pdf"):
-        kw.update(layout=item.layout, gt=item.gt, title=item.title or None)
+        kw.update(layout=item.layout, gt=item.gt, title=item.title or None, labels=item.labels)
     elif fmt == "strip":
         graphs = item.strip_graphs
         if graphs is None and engine is not None:
@@ -67,7 +69,8 @@ def _kwargs(item: ExportItem, fmt: str, engine=None) -> dict:
                     raise ExportError(f"{item.image.name}: its result is no longer in memory; re-run it to export a t-strip")
                 graphs.append(item.filter_fn(g) if item.filter_fn else g)
         kw.update(image=str(item.image), graphs=graphs, gt=item.gt, top_k=item.top_k,
-                  t_end=float(item.graph.meta.get("t_end", 1.5)))
+                  t_end=float(item.graph.meta.get("t_end", 1.5)),
+                  labels=item.strip_labels if item.strip_graphs is not None else None)
     return kw
 
 

@@ -26,7 +26,7 @@ from PySide6.QtGui import (
     QPen,
     QPolygonF,
 )
-from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from nodis.render import STATUS_COLORS, graph_layout, node_labels, object_color, text_color_for
 
@@ -51,12 +51,16 @@ def to_unit(x: float, y: float) -> tuple[float, float]:
     return float(x) / SCENE_W, 1.0 - float(y) / SCENE_H
 
 
-def compute_layout(graphs, size=(800, 600), seed: int = 0, existing: dict | None = None, gt=None) -> dict:
+def compute_layout(graphs, size=(800, 600), seed: int = 0, existing: dict | None = None, gt=None,
+                   spacing: tuple[float, float] = (110.0, 45.0)) -> dict:
     """Scene positions for every object of ``graphs`` (union), keeping ``existing`` positions.
 
     Only nodes not yet placed are laid out: when ``existing`` is empty the whole layout comes from
-    :func:`nodis.render.graph_layout`; otherwise new nodes go to their box centre (in the scene's
-    frame), nudged so they do not sit on an existing node."""
+    :func:`nodis.render.graph_layout`. Otherwise each new node goes next to the nodes it is related
+    to (the centre of its placed neighbours), or, with none, where its box is in the image mapped
+    onto the extent of the layout; then to the nearest free spot on rings around that point, at
+    least ``spacing`` (x, y scene units: a node's size on screen) from every node. So nodes that
+    appear while ``t`` moves join their neighbours instead of piling up, and the shape stays."""
     existing = dict(existing or {})
     graphs = [g for g in graphs if g is not None]
     if not graphs:
@@ -66,18 +70,39 @@ def compute_layout(graphs, size=(800, 600), seed: int = 0, existing: dict | None
         return {n: to_scene(*xy) for n, xy in lay.items()}
     W, H = (max(1, v) for v in graphs[0].image_size)
     placed = np.array(list(existing.values()), dtype=np.float64).reshape(-1, 2)
+    lo, hi = placed.min(0), placed.max(0)
+    sx, sy = max(float(spacing[0]), 1.0), max(float(spacing[1]), 1.0)
+    span = np.maximum(hi - lo, (2 * sx, 2 * sy))  # a layout of one node: room around it
+    lo = (lo + hi) / 2 - span / 2
+
+    def free(p) -> bool:
+        d = (placed - p) / (sx, sy)
+        return len(placed) == 0 or float(np.min(np.hypot(d[:, 0], d[:, 1]))) >= 1.0
+
+    rings = [(r, a) for r in (0.0, 1.0, 1.6, 2.2, 2.9, 3.6, 4.4, 5.3)
+             for a in (np.linspace(0, 2 * np.pi, 8 + int(4 * r), endpoint=False) if r else [0.0])]
     for g in graphs:
-        for o in g.objects:
+        nbrs: dict[int, set] = {}
+        for r in g.relations:
+            nbrs.setdefault(r.subject, set()).add(r.object)
+            nbrs.setdefault(r.object, set()).add(r.subject)
+        for o in sorted(g.objects, key=lambda o: -o.score):
             if o.index in existing:
                 continue
-            x1, y1, x2, y2 = o.box
-            p = np.array([(x1 + x2) / 2 / W * SCENE_W, (y1 + y2) / 2 / H * SCENE_H])
-            for _ in range(20):
-                if len(placed) == 0 or np.min(np.hypot(*(placed - p).T)) > 60:
+            near = [existing[n] for n in nbrs.get(o.index, ()) if n in existing]
+            if near:
+                c = np.mean(np.asarray(near, dtype=np.float64), 0)
+            else:
+                x1, y1, x2, y2 = o.box
+                c = lo + span * ((x1 + x2) / 2 / W, (y1 + y2) / 2 / H)
+            p = c
+            for r, a in rings:
+                q = c + (r * sx * np.cos(a), r * sy * 1.6 * np.sin(a))
+                if free(q):
+                    p = q
                     break
-                p = p + np.array([47.0, 31.0])
             existing[o.index] = (float(p[0]), float(p[1]))
-            placed = np.vstack([placed, p[None]])
+            placed = np.vstack([placed, np.asarray(p)[None]])
     return existing
 
 
@@ -86,6 +111,7 @@ class _Signals(QObject):
     nodeMoved = Signal(object, float, float)
     edgeClicked = Signal(int, int, bool)
     nodeContext = Signal(object, object)  # node key, QPoint (screen)
+    nodeHovered = Signal(object)  # node key, or None when the pointer leaves it
     edgeContext = Signal(int, int, object)  # subject, object, QPoint (screen)
 
 
@@ -113,8 +139,23 @@ class NodeItem(QGraphicsItem):
         self._drag_offset = QPointF()
 
     def boundingRect(self) -> QRectF:
-        m = self.pen_width + 2
+        m = self.pen_width + 6  # room for the hover halo
         return QRectF(-self.half_w - m, -self.half_h - m, 2 * (self.half_w + m), 2 * (self.half_h + m))
+
+    hovered = False
+
+    def set_hovered(self, on: bool) -> None:
+        if on != self.hovered:
+            self.hovered = on
+            self.update()
+
+    def hoverEnterEvent(self, ev) -> None:
+        self.signals.nodeHovered.emit(self.key)
+        super().hoverEnterEvent(ev)
+
+    def hoverLeaveEvent(self, ev) -> None:
+        self.signals.nodeHovered.emit(None)
+        super().hoverLeaveEvent(ev)
 
     def shape(self) -> QPainterPath:
         p = QPainterPath()
@@ -129,6 +170,12 @@ class NodeItem(QGraphicsItem):
         p.setPen(pen)
         p.setBrush(self.fill)
         r = QRectF(-self.half_w, -self.half_h, 2 * self.half_w, 2 * self.half_h)
+        if self.hovered:  # a white halo: the counterpart of a hovered box or table row
+            p.save()
+            p.setPen(QPen(QColor(255, 255, 255, 230), 3.0))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRoundedRect(r.adjusted(-4, -4, 4, 4), 11, 11)
+            p.restore()
         p.drawRoundedRect(r, 8, 8)
         p.setPen(self.fg)
         p.setFont(self.font)
@@ -226,6 +273,27 @@ class EdgeItem(QGraphicsItem):
         self._head = QPolygonF()
         self._rect = QRectF()
         self._geom_key = None
+        self.setAcceptHoverEvents(True)
+
+    def hoverEnterEvent(self, ev) -> None:
+        lab = self.label
+        if lab is not None:
+            self.setToolTip(lab.tooltip_text() or lab.text)
+            if not lab.isVisible():  # a label that did not fit: shown while the edge is hovered
+                lab.setPos(self._path.pointAtPercent(0.5))
+                lab.setZValue(200)
+                lab.setVisible(True)
+                self._showing_hidden = True
+        super().hoverEnterEvent(ev)
+
+    def hoverLeaveEvent(self, ev) -> None:
+        if getattr(self, "_showing_hidden", False) and self.label is not None:
+            self._showing_hidden = False
+            self.label.setVisible(False)
+        super().hoverLeaveEvent(ev)
+
+    def path_point(self, f: float) -> QPointF:
+        return self._path.pointAtPercent(f)
 
     def _px(self) -> float:
         vb = self.vb
@@ -276,8 +344,6 @@ class EdgeItem(QGraphicsItem):
         self.prepareGeometryChange()
         self._path, self._head = path, head
         self._rect = path.boundingRect().united(head.boundingRect()).adjusted(-4 * px, -4 * px, 4 * px, 4 * px)
-        if self.label is not None:
-            self.label.setPos(path.pointAtPercent(0.5))
         self.update()
 
     def boundingRect(self) -> QRectF:
@@ -366,6 +432,7 @@ class GraphView(QWidget):
     nodeClicked = Signal(int, bool)  # object id (-1: background), additive
     edgeClicked = Signal(int, int, bool)  # subject id, object id, additive
     nodeMoved = Signal(object, float, float)  # node key, scene x, y
+    nodeHovered = Signal(int)  # object id under the pointer, -1 when it leaves
     contextRequested = Signal(object, object)  # object id, ("edge", subject, object) or None (background); QPoint
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -380,6 +447,7 @@ class GraphView(QWidget):
         self.signals = _Signals()
         self.signals.nodeClicked.connect(lambda k, a: self.nodeClicked.emit(int(k) if isinstance(k, int) else -1, a))
         self.signals.nodeMoved.connect(self.nodeMoved)
+        self.signals.nodeHovered.connect(lambda k: self.nodeHovered.emit(k if isinstance(k, int) else -1))
         self.signals.edgeClicked.connect(self.edgeClicked)
         self.signals.nodeContext.connect(lambda k, p: self.contextRequested.emit(k if isinstance(k, int) else None, p))
         self.signals.edgeContext.connect(lambda s, o, p: self.contextRequested.emit(("edge", s, o), p))
@@ -398,6 +466,11 @@ class GraphView(QWidget):
         self.edge_font = QFont()
         self.edge_font.setPointSizeF(8.5)
         self._fitted_for = None
+        self._layout: dict = {}
+        self.note = QLabel("", self)  # e.g. "decoding t = 0.35… (showing t = 0.40)"
+        self.note.setStyleSheet("color: #ffd27a; background: rgba(30, 31, 34, 200); padding: 2px 6px;")
+        self.note.move(6, 6)
+        self.note.hide()
         self.empty_text = pg.TextItem("", color=(200, 200, 200), anchor=(0.5, 0.5))
         self.vb.addItem(self.empty_text, ignoreBounds=True)
         self.empty_text.setPos(SCENE_W / 2, SCENE_H / 2)
@@ -406,6 +479,15 @@ class GraphView(QWidget):
     def clear(self) -> None:
         self._pool.clear()
         self._items, self.nodes, self.edges = [], {}, []
+
+    def set_note(self, text: str) -> None:
+        """A small line over the top-left corner of the graph (empty: hidden)."""
+        if text != self.note.text():
+            self.note.setText(text)
+            self.note.adjustSize()
+        self.note.setVisible(bool(text))
+        if text:
+            self.note.raise_()
 
     def show_message(self, text: str) -> None:
         self.empty_text.setText(text)
@@ -537,13 +619,17 @@ class GraphView(QWidget):
                                     efont, tip="missed ground-truth relation")
                 self._place_edge(("gt-edge", j), label, 26, src, dst, orange, 1.5, -20.0, 6, dashed=True)
         pool.end()
-        self._relayout_edges()
+        self._layout = layout
         if fit_key is not None and fit_key != self._fitted_for:
             self._fitted_for = fit_key
             self.fit()
+        elif not self.nodes_in_view():  # a node outside the view: widen the view to it (never shrink:
+            self.grow_to_nodes()       # the graph keeps its place while t moves)
+        self._relayout_edges()
 
     def _place_node(self, node: NodeItem, key, pos, z: float, tip: str) -> None:
         node.edges = []
+        node.set_hovered(key == getattr(self, "_hover_key", None))
         node.setPos(*pos)
         node.setZValue(z)
         if node.toolTip() != tip:
@@ -574,16 +660,97 @@ class GraphView(QWidget):
             px = 1.0
         for e in self.edges:
             e.update_geometry(px)
+        self.place_labels()
 
-    def fit(self) -> None:
-        if not self.nodes:
+    #: where along its edge a predicate label may go (fraction of the curve), best first
+    LABEL_SPOTS = (0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8)
+
+    def place_labels(self) -> None:
+        """Put each predicate label on its edge where it covers no node and no other label (screen
+        space, in rank order: selected relations, then by score); a label that fits nowhere is
+        hidden and shown while its edge is hovered (its tooltip has the predicate too)."""
+        from .image_view import _Grid
+
+        vb = self.vb
+        grid = _Grid()
+        for n in self.nodes.values():
+            c = vb.mapViewToScene(n.pos())
+            grid.add(QRectF(c.x() - n.half_w, c.y() - n.half_h, 2 * n.half_w, 2 * n.half_h))
+        order = sorted(range(len(self.edges)), key=lambda k: (0 if self.edges[k].width >= 3.0 else 1, k))
+        for k in order:
+            e = self.edges[k]
+            lab = e.label
+            if lab is None:
+                continue
+            spot = None
+            for f in self.LABEL_SPOTS:
+                p = e.path_point(f)
+                c = vb.mapViewToScene(p)
+                r = QRectF(c.x() - lab.w / 2, c.y() - lab.h / 2, lab.w, lab.h)
+                if not grid.hits(r.adjusted(1, 1, -1, -1)):
+                    grid.add(r)
+                    spot = p
+                    break
+            lab.placed = spot is not None
+            if spot is not None:
+                lab.setPos(spot)
+            lab.setVisible(spot is not None)
+
+    def hidden_labels(self) -> list:
+        """Keys of the edges whose predicate label did not fit (tests)."""
+        return [e.key for e in self.edges if e.label is not None and not getattr(e.label, "placed", True)]
+
+    def label_rects(self) -> list[QRectF]:
+        """Screen rectangles of the visible predicate labels (tests)."""
+        out = []
+        for e in self.edges:
+            lab = e.label
+            if lab is not None and lab.isVisible():
+                c = self.vb.mapViewToScene(lab.pos())
+                out.append(QRectF(c.x() - lab.w / 2 + 1, c.y() - lab.h / 2 + 1, lab.w - 2, lab.h - 2))
+        return out
+
+    def node_rects(self) -> dict:
+        out = {}
+        for k, n in self.nodes.items():
+            c = self.vb.mapViewToScene(n.pos())
+            out[k] = QRectF(c.x() - n.half_w, c.y() - n.half_h, 2 * n.half_w, 2 * n.half_h)
+        return out
+
+    def set_hover(self, key) -> None:
+        """Highlight node ``key`` (None or -1: none) as the counterpart of something hovered elsewhere."""
+        self._hover_key = key if key not in (None, -1) else None
+        for k, n in self.nodes.items():
+            n.set_hovered(k == self._hover_key)
+
+    def fit(self, layout: dict | None = None) -> None:
+        """Fit the view to the shown nodes (and the positions in ``layout``, when given)."""
+        pts = [(n.pos().x(), n.pos().y()) for n in self.nodes.values()]
+        if layout:
+            pts += [tuple(v) for v in layout.values()]
+        if not pts:
             self.vb.setRange(QRectF(0, 0, SCENE_W, SCENE_H), padding=0.05)
             return
-        pts = np.array([(n.pos().x(), n.pos().y()) for n in self.nodes.values()])
+        pts = np.array(pts, dtype=np.float64)
         lo, hi = pts.min(0), pts.max(0)
         r = QRectF(lo[0] - 60, lo[1] - 30, max(120.0, hi[0] - lo[0] + 120), max(60.0, hi[1] - lo[1] + 60))
         self.vb.setRange(r, padding=0.05)
         self._relayout_edges()
+
+    def grow_to_nodes(self) -> None:
+        """Widen the view (keeping what it shows) until every shown node is inside it."""
+        rect = self.vb.viewRect()
+        px = self.vb.viewPixelSize()
+        for n in self.nodes.values():
+            p = n.pos()
+            w, h = (n.half_w + 12) * px[0], (n.half_h + 12) * px[1]
+            rect = rect.united(QRectF(p.x() - w, p.y() - h, 2 * w, 2 * h))
+        self.vb.setRange(rect, padding=0.0)
+
+    def nodes_in_view(self) -> bool:
+        """True when every shown node lies wholly inside the view."""
+        view = self.vb.sceneBoundingRect()
+        return all(view.contains(r) for r in self.node_rects().values())
 
     def center_on(self, key) -> bool:
         """Pan (keeping the zoom) so that node ``key`` is in the middle of the view."""

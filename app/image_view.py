@@ -149,9 +149,12 @@ class ItemPool:
 
 
 class BoxItem(QGraphicsItem):
-    """One object's box in image coordinates (cosmetic pen: constant screen width)."""
+    """One object's box in image coordinates (cosmetic pens: constant screen width). ``ring``: a
+    second colour drawn around the box line (the ground-truth verdict), so the box keeps its object
+    colour, the colour of its graph node."""
 
-    def __init__(self, oid: int, box, color: QColor, width: float = 2.0, dashed: bool = False) -> None:
+    def __init__(self, oid: int, box, color: QColor, width: float = 2.0, dashed: bool = False,
+                 ring: QColor | None = None) -> None:
         super().__init__()
         self.oid = oid
         x1, y1, x2, y2 = box
@@ -160,19 +163,39 @@ class BoxItem(QGraphicsItem):
         self.pen.setCosmetic(True)
         if dashed:
             self.pen.setStyle(Qt.PenStyle.DashLine)
+        self.ring = None
+        if ring is not None:
+            self.ring = QPen(ring, width + 3)
+            self.ring.setCosmetic(True)
+        self.hovered = False
 
     def boundingRect(self) -> QRectF:
         return self.rect.adjusted(-1, -1, 1, 1)
 
+    def set_hovered(self, on: bool) -> None:
+        if on != self.hovered:
+            self.hovered = on
+            self.pen.setWidthF(self.pen.widthF() + (1.5 if on else -1.5))
+            self.update()
+
     def paint(self, p: QPainter, *args) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        p.setPen(self.pen)
         p.setBrush(Qt.BrushStyle.NoBrush)
+        if self.hovered:  # a white halo, a thicker line: the counterpart of a hovered node or table row
+            halo = QPen(QColor(255, 255, 255, 230), self.pen.widthF() + (8 if self.ring is not None else 5))
+            halo.setCosmetic(True)
+            p.setPen(halo)
+            p.drawRect(self.rect)
+        if self.ring is not None:
+            p.setPen(self.ring)
+            p.drawRect(self.rect)
+        p.setPen(self.pen)
         p.drawRect(self.rect)
 
 
 class TagItem(QGraphicsItem):
-    """A label tag ("dog 0.93") anchored at an image point, drawn at constant screen size."""
+    """A label tag ("dog 0.93") at an image point (its top-left corner), drawn at constant screen size;
+    where it goes is decided by :func:`place_tags`."""
 
     pixmap_cache = True  # small and text-heavy: blitting a cached pixmap is cheaper than drawing text
 
@@ -184,21 +207,70 @@ class TagItem(QGraphicsItem):
         fm = QFontMetricsF(font)
         self.w = fm.horizontalAdvance(text) + 8
         self.h = fm.height() + 2
-        self.below = below
+        self.below = below  # kept for callers; the origin is always the top-left corner
+        self.oid = None
+        self.placed = True
 
     def boundingRect(self) -> QRectF:
-        y = 0 if self.below else -self.h
-        return QRectF(-1, y - 1, self.w + 2, self.h + 2)
+        return QRectF(-1, -1, self.w + 2, self.h + 2)
 
     def paint(self, p: QPainter, *args) -> None:
-        y = 0 if self.below else -self.h
-        r = QRectF(0, y, self.w, self.h)
-        p.setPen(QPen(self.border, 1.5) if self.border is not None else Qt.PenStyle.NoPen)
+        r = QRectF(0, 0, self.w, self.h)
+        p.setPen(QPen(self.border, 2.0) if self.border is not None else Qt.PenStyle.NoPen)
         p.setBrush(self.bg)
         p.drawRect(r)
         p.setPen(self.fg)
         p.setFont(self.font)
         p.drawText(r, Qt.AlignmentFlag.AlignCenter, self.text)
+
+
+class _Grid:
+    """Rectangles in a uniform grid of cells, for fast "does this overlap anything placed?" tests."""
+
+    def __init__(self, cell: float = 64.0) -> None:
+        self.cell, self.cells = cell, {}
+
+    def _keys(self, r: QRectF):
+        c = self.cell
+        for gx in range(int(r.left() // c), int(r.right() // c) + 1):
+            for gy in range(int(r.top() // c), int(r.bottom() // c) + 1):
+                yield gx, gy
+
+    def hits(self, r: QRectF) -> bool:
+        return any(q.intersects(r) for k in self._keys(r) for q in self.cells.get(k, ()))
+
+    def add(self, r: QRectF) -> None:
+        for k in self._keys(r):
+            self.cells.setdefault(k, []).append(r)
+
+
+def place_tags(tags, bounds: QRectF) -> list[tuple[QPointF | None, int]]:
+    """Where each tag goes, in screen (scene) coordinates, so that no two tags overlap.
+
+    ``tags``: ``(box QRectF in screen coordinates, tag width, tag height)`` in priority order (the
+    first is placed first: the best detection is never hidden by another's tag). Each tag tries, in
+    order: above the box's top-left corner, inside it at the top-left, below its bottom-left corner,
+    inside it at the bottom-left, then the same on the right side; it must stay inside ``bounds``.
+    Returns ``(top-left point, candidate index)`` per tag, ``(None, -1)`` for a tag that fits nowhere
+    (it is hidden and shown when its box is hovered or selected)."""
+    grid = _Grid()
+    out = []
+    for box, w, h in tags:
+        x1, y1, x2, y2 = box.left(), box.top(), box.right(), box.bottom()
+        cands = ((x1, y1 - h), (x1, y1), (x1, y2), (x1, y2 - h), (x2 - w, y1 - h), (x2 - w, y1),
+                 (x2 - w, y2), (x2 - w, y2 - h))
+        best = (None, -1)
+        for k, (x, y) in enumerate(cands):
+            x = min(max(x, bounds.left()), bounds.right() - w)  # slide along the edge into view
+            r = QRectF(x, y, w, h)
+            if r.top() < bounds.top() - 0.5 or r.bottom() > bounds.bottom() + 0.5:
+                continue
+            if not grid.hits(r.adjusted(1, 1, -1, -1)):
+                grid.add(r)
+                best = (QPointF(x, y), k)
+                break
+        out.append(best)
+    return out
 
 
 def class_tooltip(obj, class_names, k: int = 5) -> str:
@@ -284,11 +356,14 @@ class ImageView(QWidget):
         self._rois: list[pg.RectROI] = []
         self._objects = []
         self._class_names = None
-        self._hover = -1
+        self._hover = -1  # object under the pointer on this view
+        self._hover_oid = -1  # object highlighted as hovered (here or in another view)
+        self._tags: list = []
         self._image_shape: tuple[int, int] | None = None
         self.tag_font = QFont()
         self.tag_font.setPointSizeF(9.0)
         self.tag_font.setBold(True)
+        self.vb.sigTransformChanged.connect(self.place_tags)  # zoom / pan: tags keep clear of each other
         self.vb.clicked.connect(self._on_click)
         self.vb.contextClicked.connect(self._on_context)
         self.vb.boxDrawn.connect(self._on_drawn)
@@ -351,14 +426,18 @@ class ImageView(QWidget):
         self._pool.clear()
         self._items = []
         self._objects = []
+        self._tags = []
 
     def set_graph(self, graph, reference=None, highlight: set[int] | None = None, match=None, gt=None,
                   show_scores: bool = True, labels: dict | None = None, ghosts=None) -> None:
         """Draw the objects of ``graph``. ``reference``: the graph at t_end (objects whose label changed
         are tagged, objects absent at t_end dashed); ``ghosts``: objects shown at t_end that are gone now
-        (drawn as grey dotted outlines). ``match``: a :class:`nodis.render.GroundTruthMatch` switches to
-        tp/fp/missed colouring (``gt`` names missed boxes). ``labels``: display names per object id.
+        (drawn as grey dotted outlines). ``match``: a :class:`nodis.render.GroundTruthMatch` adds the
+        verdicts: a ring in the status colour around each box (which keeps its object colour, the colour
+        of its graph node), ✓ / ✗ in its tag, and the missed ground truth as orange dashed ``name-GT``
+        boxes (``gt`` names them). ``labels``: display names per object id.
 
+        Tags are placed so that none covers another (:func:`place_tags`; the best detections first).
         Items whose look is unchanged since the last call are kept (:class:`ItemPool`)."""
         if graph is None:
             self.clear_boxes()
@@ -372,38 +451,38 @@ class ImageView(QWidget):
         ref = {o.index: o for o in reference.objects} if reference is not None else None
         highlight = highlight or set()
         font = self.tag_font
-        top_band = 0.04 * self._image_shape[0] if self._image_shape is not None else None
+        tags = []  # (priority, tag, box)
         # big boxes first so small ones stay visible on top
         order = sorted(graph.objects, key=lambda o: -(o.box[2] - o.box[0]) * (o.box[3] - o.box[1]))
         for z, o in enumerate(order):
             faded = bool(highlight) and o.index not in highlight
             alpha = FADED_ALPHA if faded else 255
-            if match is not None:
-                rgb = STATUS_COLORS[match.object_status.get(o.index, "fp")]
-            else:
-                rgb = object_color(o.index)
+            rgb = object_color(o.index)
+            status = match.object_status.get(o.index, "fp") if match is not None else None
+            ring = qcolor(STATUS_COLORS[status], alpha) if status is not None else None
             changed = ref is not None and (o.index not in ref or ref[o.index].label != o.label)
             width = 3.5 if o.index in highlight else 2.0
             box = tuple(float(v) for v in o.box)
             color = qcolor(rgb, alpha)
             dashed = ref is not None and o.index not in ref
-            item, _ = pool.get(("box", o.index), (box, color, width, dashed),
-                               BoxItem, o.index, box, color, width, dashed=dashed)
+            item, _ = pool.get(("box", o.index), (box, color, width, dashed, ring),
+                               BoxItem, o.index, box, color, width, dashed=dashed, ring=ring)
             item.setZValue(10 + z)
+            item.set_hovered(o.index == self._hover_oid)
             self._items.append(item)
             text = labels[o.index] + (f" {o.score:.2f}" if show_scores else "")
+            if status is not None:
+                text = ("✓ " if status == "tp" else "✗ ") + text
             if changed and o.index in ref:
                 text += f"  (t_end: {ref[o.index].name})"
             elif changed:
                 text = "+ " + text
-            border = QColor(255, 200, 0) if changed else None
+            border = QColor(255, 200, 0) if changed else ring
             bg = qcolor(rgb, 220 if not faded else FADED_ALPHA)
             fg = qcolor(text_color_for(rgb), 255 if not faded else 120)
-            below = top_band is not None and box[1] < top_band  # no room above the box: tag inside it
-            tag, _ = pool.get(("tag", o.index), (text, bg, fg, border, below),
-                              TagItem, text, bg, fg, font, border, below=below)
-            tag.setPos(box[0], box[1])
-            tag.setZValue(1000 + z)
+            tag, _ = pool.get(("tag", o.index), (text, bg, fg, border), TagItem, text, bg, fg, font, border)
+            tag.oid = o.index
+            tags.append(((0 if o.index in highlight else 1, -o.score), tag, box, 1000 + z))
             self._items.append(tag)
         for o in ghosts or ():  # objects present at t_end but not now: ghost outlines
             box = tuple(float(v) for v in o.box)
@@ -414,8 +493,7 @@ class ImageView(QWidget):
             text = f"− {o.name} (t_end)"
             tag, _ = pool.get(("ghost-tag", o.index), (text,),
                               TagItem, text, QColor(60, 60, 60, 170), QColor(220, 220, 220), font)
-            tag.setPos(box[0], box[1])
-            tag.setZValue(900)
+            tags.append(((3, -o.score), tag, box, 900))
             self._items.append(tag)
         if match is not None and gt is not None:  # missed ground truth: orange dashed "-GT"
             names = getattr(gt, "class_names", None) or graph.class_names or []
@@ -430,11 +508,60 @@ class ImageView(QWidget):
                 name = names[lab] if 0 <= lab < len(names) else str(lab)
                 text = f"{name}-GT"
                 tag, _ = pool.get(("gt-tag", j), (text,),
-                                  TagItem, text, qcolor(rgb, 200), QColor(0, 0, 0), font, below=True)
-                tag.setPos(b[0], b[3])
-                tag.setZValue(950)
+                                  TagItem, text, qcolor(rgb, 200), QColor(0, 0, 0), font)
+                tags.append(((2, j), tag, b, 950))
                 self._items.append(tag)
         pool.end()
+        tags.sort(key=lambda t: t[0])
+        self._tags = [(tag, box, z) for _, tag, box, z in tags]
+        self.place_tags()
+
+    def place_tags(self, *_) -> None:
+        """Put every tag where it overlaps no other (screen space; again after a zoom or pan)."""
+        tags = getattr(self, "_tags", None)
+        if not tags:
+            return
+        vb = self.vb
+        bounds = vb.sceneBoundingRect()
+        if self._image_shape is not None:
+            h, w = self._image_shape
+            bounds = bounds.intersected(vb.mapViewToScene(QRectF(0, 0, w, h)).boundingRect())
+        boxes = [vb.mapViewToScene(QRectF(b[0], b[1], b[2] - b[0], b[3] - b[1])).boundingRect() for _, b, _ in tags]
+        hover = self._hover_oid
+        spots = place_tags([(r, t.w, t.h) for (t, _, _), r in zip(tags, boxes)], bounds)
+        for (tag, _, z), r, (pt, _k) in zip(tags, boxes, spots):
+            shown = pt is not None or tag.oid == hover
+            tag.placed = pt is not None
+            if pt is None and shown:  # a hidden tag of the hovered box: above its box, on top of the others
+                pt = QPointF(max(bounds.left(), min(r.left(), bounds.right() - tag.w)), max(bounds.top(), r.top() - tag.h))
+            if shown:
+                tag.setPos(vb.mapSceneToView(pt))
+            tag.setZValue(5000 if tag.oid == hover and tag.oid is not None else z)
+            tag.setVisible(shown)
+
+    def hidden_tags(self) -> list[int]:
+        """Object ids whose tag did not fit anywhere (shown only while the box is hovered)."""
+        return [t.oid for t, _, _ in getattr(self, "_tags", []) if t.oid is not None and not t.placed]
+
+    def tag_rects(self) -> dict:
+        """Screen rectangles of the visible tags (tests)."""
+        out = {}
+        for t, _, _ in getattr(self, "_tags", []):
+            if t.isVisible():
+                c = self.vb.mapViewToScene(t.pos())
+                out[t.oid if t.oid is not None else id(t)] = QRectF(c.x() + 1, c.y() + 1, t.w - 2, t.h - 2)
+        return out
+
+    def set_hover(self, oid: int) -> None:
+        """Highlight object ``oid`` (-1: none) as the counterpart of something hovered elsewhere:
+        a white halo around its box and its tag in front (shown even when it did not fit)."""
+        if oid == self._hover_oid:
+            return
+        self._hover_oid = oid
+        for it in self._items:
+            if isinstance(it, BoxItem):
+                it.set_hovered(it.oid == oid and oid >= 0)
+        self.place_tags()
 
     def drawn_objects(self) -> list[int]:
         """Object ids currently drawn (for tests and exports)."""

@@ -144,8 +144,8 @@ class RunQueue(QObject):
             return
         e.status, e.message = DONE, ""
         if e.layout_mode != e.mode:
-            e.layout = {}  # object ids mean something else in another mode: lay out afresh
-            e.names = {}
+            e.layout = {}  # object ids mean something else in another mode: lay out and name afresh
+            e.names, e.name_counts = {}, {}
         e.layout_mode = e.mode
         self.state.begin_result(eid, times, t_end, info, e.mode)
         self.state.entryChanged.emit(eid)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,38 @@ MODE_TITLES = {"sgdet": "SGDet", "sgcls": "SGCls", "predcls": "PredCls"}
 # entry status values
 QUEUED, RUNNING, DONE, FAILED, CANCELLED, NEEDS_BOXES = (
     "queued", "running", "done", "failed", "cancelled", "needs boxes")
+
+
+#: What a first view shows (each a setting the user can change; see docs/viewer.md): every confident
+#: object, the best ten relations, at most one edge per pair of objects, no ground-truth colouring.
+DEFAULT_FILTERS = {"top_k": 10, "rel_threshold": 0.0, "obj_threshold": 0.3, "hide_unrelated": False,
+                   "all_pairs": False}
+
+
+def filter_scene_graph(g: SceneGraph, top_k: int | None = None, threshold: float = 0.0,
+                       object_threshold: float = 0.0, all_pairs: bool = True) -> SceneGraph:
+    """Objects with score >= ``object_threshold``; the best ``top_k`` relations with triplet score >=
+    ``threshold`` among them. ``all_pairs=False`` keeps at most one relation per pair of objects (the
+    better of ``a -> b`` and ``b -> a``), so a pair is one edge, not two."""
+    if all_pairs:
+        return g.filtered(top_k=top_k, threshold=threshold, object_threshold=object_threshold)
+    f = g.filtered(top_k=0, threshold=threshold, object_threshold=object_threshold)
+    keep = {o.index for o in f.objects}
+    seen: set[frozenset] = set()
+    rels = []
+    if top_k is None or top_k > 0:
+        for r in g.relations:  # ranked best first: the first relation of a pair is its best
+            if r.score < threshold or r.subject not in keep or r.object not in keep:
+                continue
+            pair = frozenset((r.subject, r.object))
+            if pair in seen:
+                continue
+            seen.add(pair)
+            rels.append(r)
+            if top_k is not None and len(rels) >= top_k:
+                break
+    f.relations = rels
+    return f
 
 
 @dataclass
@@ -86,6 +119,7 @@ class ImageEntry:
     layout_mode: str = ""  # the mode the layout was made for (object ids differ between modes)
     result_mode: str = ""  # the mode of the result in ``graphs`` ("" while there is none)
     names: dict[tuple[int, str], str] = field(default_factory=dict)  # (object id, class) -> display name
+    name_counts: dict[str, int] = field(default_factory=dict)  # class -> how many display names it has
     progress: tuple[int, int] = (0, 0)
 
     @property
@@ -133,17 +167,18 @@ class ViewerState(QObject):
         self.gi_rel = -1
         self.linked = True
         # filters
-        self.top_k = 20
-        self.rel_threshold = 0.0
-        self.obj_threshold = 0.0
-        self.hide_unrelated = True
+        self.top_k = DEFAULT_FILTERS["top_k"]
+        self.rel_threshold = DEFAULT_FILTERS["rel_threshold"]
+        self.obj_threshold = DEFAULT_FILTERS["obj_threshold"]
+        self.hide_unrelated = DEFAULT_FILTERS["hide_unrelated"]
+        self.all_pairs = DEFAULT_FILTERS["all_pairs"]  # False: at most one edge per pair of objects
         self._filter_cache: dict[tuple, tuple] = {}  # (id(graph), filters) -> (graph, filtered graph)
         # selection (object ids, relation (subject, object) pairs)
         self.selected_objects: set[int] = set()
         self.selected_relations: set[tuple[int, int]] = set()
         self.hovered_objects: set[int] = set()  # highlighted while the pointer rests on them elsewhere
         self.mode = "sgdet"
-        self.compare_gt = True
+        self.compare_gt = False  # ground-truth colouring is a click (G) away
         # model
         self.model_name = ""
         self.model_device = ""
@@ -318,26 +353,31 @@ class ViewerState(QObject):
 
     # ------------------------------------------------------------------ filters
     def set_filters(self, top_k: int | None = None, rel_threshold: float | None = None,
-                    obj_threshold: float | None = None, hide_unrelated: bool | None = None) -> None:
+                    obj_threshold: float | None = None, hide_unrelated: bool | None = None,
+                    all_pairs: bool | None = None) -> None:
         changed = False
         for name, v in (("top_k", top_k), ("rel_threshold", rel_threshold), ("obj_threshold", obj_threshold),
-                        ("hide_unrelated", hide_unrelated)):
+                        ("hide_unrelated", hide_unrelated), ("all_pairs", all_pairs)):
             if v is not None and getattr(self, name) != v:
                 setattr(self, name, v)
                 changed = True
         if changed:
             self.filtersChanged.emit()
 
+    def graph_filter(self):
+        """The current filters as a function ``SceneGraph -> SceneGraph`` (for exports on the worker)."""
+        return partial(filter_scene_graph, top_k=self.top_k if self.top_k > 0 else None,
+                       threshold=self.rel_threshold, object_threshold=self.obj_threshold, all_pairs=self.all_pairs)
+
     def filter_graph(self, g: SceneGraph | None) -> SceneGraph | None:
         """Objects >= object threshold; the top-K relations >= relation threshold among them."""
         if g is None:
             return None
-        key = (id(g), self.top_k, self.rel_threshold, self.obj_threshold)
+        key = (id(g), self.top_k, self.rel_threshold, self.obj_threshold, self.all_pairs)
         hit = self._filter_cache.get(key)
         if hit is not None and hit[0] is g:
             return hit[1]
-        f = g.filtered(top_k=self.top_k if self.top_k > 0 else None, threshold=self.rel_threshold,
-                       object_threshold=self.obj_threshold)
+        f = self.graph_filter()(g)
         if len(self._filter_cache) >= 512:  # graphs are immutable once decoded; keep the newest
             self._filter_cache.pop(next(iter(self._filter_cache)))
         self._filter_cache[key] = (g, f)

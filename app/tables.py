@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QEvent,
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
@@ -64,7 +65,18 @@ class _Model(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             return row.get("tooltip")
+        if role == Qt.ItemDataRole.BackgroundRole and self.hover is not None and self.hover in row.get("objects", ()):
+            return QColor(255, 255, 255, 45)  # the counterpart of a hovered box or node
         return None
+
+    hover = None  # object id highlighted in the rows (hovered elsewhere)
+
+    def set_hover(self, oid) -> None:
+        if oid != self.hover:
+            self.hover = oid
+            if self.rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows) - 1, self.columnCount() - 1),
+                                      [Qt.ItemDataRole.BackgroundRole])
 
 
 class ObjectModel(_Model):
@@ -99,6 +111,7 @@ class TablesWidget(QTabWidget):
 
     objectsSelected = Signal(list)  # object ids
     relationsSelected = Signal(list)  # (subject, object) pairs
+    objectHovered = Signal(int)  # object id of the row under the pointer (Objects tab), -1 when none
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -109,6 +122,25 @@ class TablesWidget(QTabWidget):
         self._syncing = False
         self.obj_view.selectionModel().selectionChanged.connect(self._obj_sel)
         self.rel_view.selectionModel().selectionChanged.connect(self._rel_sel)
+        self.obj_view.setMouseTracking(True)
+        self.obj_view.entered.connect(self._row_entered)
+        self.obj_view.viewport().installEventFilter(self)
+
+    def _row_entered(self, idx) -> None:
+        src = self.obj_view.proxy.mapToSource(idx)
+        if 0 <= src.row() < len(self.obj_model.rows):
+            self.objectHovered.emit(int(self.obj_model.rows[src.row()]["key"]))
+
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self.obj_view.viewport() and ev.type() == QEvent.Type.Leave:
+            self.objectHovered.emit(-1)
+        return super().eventFilter(obj, ev)
+
+    def set_hover(self, oid: int) -> None:
+        """Tint the rows of object ``oid`` (and of its relations); -1: none."""
+        key = oid if oid is not None and oid >= 0 else None
+        self.obj_model.set_hover(key)
+        self.rel_model.set_hover(key)
 
     def set_graph(self, graph, reference=None, match=None, labels: dict | None = None) -> None:
         if graph is None:
@@ -131,7 +163,8 @@ class TablesWidget(QTabWidget):
             x1, y1, x2, y2 = o.box
             rows.append({"values": (o.index, labels[o.index], float(o.score), vs, GT_TEXT.get(st, ""),
                                     f"{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}"),
-                         "key": o.index, "color": object_color(o.index), "status": st, "changed": bool(vs)})
+                         "key": o.index, "color": object_color(o.index), "status": st, "changed": bool(vs),
+                         "objects": (o.index,)})
         self.obj_model.set_rows(rows)
         rows = []
         for k, r in enumerate(graph.relations):
@@ -144,7 +177,7 @@ class TablesWidget(QTabWidget):
                                     labels.get(r.object, str(r.object)), float(r.score), float(r.predicate_score),
                                     vs, GT_TEXT.get(st, "")),
                          "key": (r.subject, r.object), "color": object_color(r.subject), "status": st,
-                         "changed": bool(vs)})
+                         "changed": bool(vs), "objects": (r.subject, r.object)})
         self.rel_model.set_rows(rows)
         self._retitle()
 

@@ -32,15 +32,18 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
-    QHBoxLayout,
+    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStyle,
+    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -48,7 +51,7 @@ from PySide6.QtWidgets import (
 
 from nodis.data.transforms import IMAGE_SUFFIXES, load_image
 from nodis.errors import NodisError
-from nodis.render import focus_graph, match_ground_truth
+from nodis.render import display_text, focus_graph, match_ground_truth, node_labels
 
 from . import qtfix
 from .box_editing import BoxEditor
@@ -66,6 +69,7 @@ from .run_queue import RunQueue
 from .settings import SETTINGS_APP, SETTINGS_ORG, ViewerSettings, settings  # noqa: F401
 from .state import (
     CANCELLED,
+    DEFAULT_FILTERS,
     DONE,
     FAILED,
     MODE_TITLES,
@@ -182,7 +186,7 @@ class MainWindow(QMainWindow):
         st.timeChanged.connect(self.redraw)
         st.filtersChanged.connect(self._on_filters)
         st.selectionChanged.connect(self._on_selection)
-        st.hoverChanged.connect(self.redraw)
+        st.hoverChanged.connect(self._on_hover)
         self.state_space.objectsHovered.connect(st.set_hovered)
         st.modeChanged.connect(self._on_mode)
         st.compareChanged.connect(lambda _: self.redraw())
@@ -191,6 +195,8 @@ class MainWindow(QMainWindow):
         # clicks change the selection after the mouse event is done (the redraw replaces the clicked item)
         self.image_view.objectClicked.connect(lambda i, add: QTimer.singleShot(0, lambda: self._object_clicked(i, add)))
         self.image_view.objectHovered.connect(self._object_hovered)
+        self.graph_view.nodeHovered.connect(self._object_hovered)
+        self.tables.objectHovered.connect(self._object_hovered)
         self.image_view.boxDrawn.connect(lambda box: self.boxes.add(box, self._current_label()))
         self.image_view.boxChanged.connect(self.boxes.move)
         self.graph_view.nodeClicked.connect(lambda i, add: QTimer.singleShot(0, lambda: self._object_clicked(i, add)))
@@ -226,6 +232,15 @@ class MainWindow(QMainWindow):
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         d = QDockWidget(title, self)
         d.setObjectName(title.replace(" ", "_").lower() + "_dock")
+        if widget is getattr(self, "time_panel", None):
+            # in a scroll area: the panel's minimum size does not set the window's (small screens, narrow
+            # windows); it scrolls instead when squeezed below it
+            sc = QScrollArea()
+            sc.setWidgetResizable(True)
+            sc.setFrameShape(QFrame.Shape.NoFrame)
+            sc.setWidget(widget)
+            sc.setMinimumSize(160, 120)
+            widget = sc
         d.setWidget(widget)
         F = QDockWidget.DockWidgetFeature
         features = F.DockWidgetMovable | F.DockWidgetFloatable | F.DockWidgetClosable
@@ -252,7 +267,10 @@ class MainWindow(QMainWindow):
         self.obj_thr.setSingleStep(0.05)
         self.obj_thr.setToolTip("Minimum object score (boxes, nodes)")
         self.unrelated_box = QCheckBox("only related")
-        self.unrelated_box.setToolTip("Graph: hide objects that are in none of the shown relations")
+        self.unrelated_box.setToolTip("Hide objects that are in none of the shown relations (image and graph)")
+        self.pairs_box = QCheckBox("all pairs")
+        self.pairs_box.setToolTip("Show the relations of both directions of a pair (a → b and b → a); "
+                                  "off: one edge per pair of objects, the better one")
         fit = QToolButton()
         fit.setText("Fit")
         fit.setToolTip("Fit the graph to the view (F)")
@@ -261,24 +279,32 @@ class MainWindow(QMainWindow):
         relayout.setText("Re-layout")
         relayout.setToolTip("Compute a new layout over the graphs at several t (forgets dragged positions)")
         relayout.clicked.connect(self.relayout)
-        row = QHBoxLayout()
-        row.setContentsMargins(4, 2, 4, 2)
-        for lab, wid in (("top-K", self.topk_spin), ("rel ≥", self.rel_thr), ("obj ≥", self.obj_thr)):
+        # a tool bar: controls that do not fit a narrow panel go behind its » button
+        row = QToolBar("Graph filters")
+        row.setMovable(False)
+        row.setFloatable(False)
+        row.setStyleSheet("QToolBar { border: none; spacing: 3px; }")
+        for lab, wid in (("top-K ", self.topk_spin), (" rel ≥ ", self.rel_thr), (" obj ≥ ", self.obj_thr)):
             row.addWidget(QLabel(lab))
             row.addWidget(wid)
         row.addWidget(self.unrelated_box)
-        row.addStretch(1)
+        row.addWidget(self.pairs_box)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        row.addWidget(spacer)
         row.addWidget(relayout)
         row.addWidget(fit)
+        self.graph_bar = row
         lay = QVBoxLayout(w)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        lay.addLayout(row)
+        lay.addWidget(row)
         lay.addWidget(self.graph_view, 1)
         self.topk_spin.valueChanged.connect(lambda v: self.state.set_filters(top_k=int(v)))
         self.rel_thr.valueChanged.connect(lambda v: self.state.set_filters(rel_threshold=float(v)))
         self.obj_thr.valueChanged.connect(lambda v: self.state.set_filters(obj_threshold=float(v)))
         self.unrelated_box.toggled.connect(lambda v: self.state.set_filters(hide_unrelated=bool(v)))
+        self.pairs_box.toggled.connect(lambda v: self.state.set_filters(all_pairs=bool(v)))
         return w
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
@@ -329,7 +355,7 @@ class MainWindow(QMainWindow):
         self.state.timeChanged.connect(lambda: self.act_link.setChecked(self.state.linked))
         self.act_gt = A("Ground truth", self.state.set_compare_gt, "G",
                         "Colour correct / wrong / missed boxes and relations when ground truth exists", checkable=True)
-        self.act_gt.setChecked(True)
+        self.act_gt.setChecked(False)
         self.act_draw = A("Draw box", self.image_view.set_draw_enabled, "B",
                           "Drag on the image to add a box (SGCls / PredCls)", checkable=True)
         self.act_delete_box = A("Remove selected box", self.remove_selected_boxes, "Del")
@@ -494,17 +520,21 @@ class MainWindow(QMainWindow):
         sp = p.get_bytes("window/splitter")
         if sp is None or not self.split.restoreState(sp):
             self.split.setSizes([700, 560])
-        top_k = p.get_int("filters/top_k", 20, 0, self.topk_spin.maximum())
-        rel = p.get_float("filters/rel_threshold", 0.0, 0.0, 1.0)
-        obj = p.get_float("filters/obj_threshold", 0.0, 0.0, 1.0)
-        hide = p.get_bool("filters/hide_unrelated", True)
+        D = DEFAULT_FILTERS
+        top_k = p.get_int("filters/top_k", D["top_k"], 0, self.topk_spin.maximum())
+        rel = p.get_float("filters/rel_threshold", D["rel_threshold"], 0.0, 1.0)
+        obj = p.get_float("filters/obj_threshold", D["obj_threshold"], 0.0, 1.0)
+        hide = p.get_bool("filters/hide_unrelated", D["hide_unrelated"])
+        pairs = p.get_bool("filters/all_pairs", D["all_pairs"])
         self.topk_spin.setValue(top_k)
         self.rel_thr.setValue(rel)
         self.obj_thr.setValue(obj)
         self.unrelated_box.setChecked(hide)
-        self.state.set_filters(top_k=top_k, rel_threshold=rel, obj_threshold=obj, hide_unrelated=hide)
+        self.pairs_box.setChecked(pairs)
+        self.state.set_filters(top_k=top_k, rel_threshold=rel, obj_threshold=obj, hide_unrelated=hide,
+                               all_pairs=pairs)
         self.state.mode = p.get_str("run/mode", "sgdet", MODES)
-        self.act_gt.setChecked(p.get_bool("view/compare_gt", True))
+        self.act_gt.setChecked(p.get_bool("view/compare_gt", False))
         if self.weights is None:
             self.weights = p.get_str("model/weights", "") or None
         if self.device is None:
@@ -522,6 +552,7 @@ class MainWindow(QMainWindow):
         p.set("filters/rel_threshold", self.state.rel_threshold)
         p.set("filters/obj_threshold", self.state.obj_threshold)
         p.set("filters/hide_unrelated", self.state.hide_unrelated)
+        p.set("filters/all_pairs", self.state.all_pairs)
         p.set("run/mode", self.state.mode)
         p.set("view/compare_gt", self.state.compare_gt)
         p.set("model/weights", self.weights or "")
@@ -540,7 +571,8 @@ class MainWindow(QMainWindow):
         that the image and the graph keep most of a small screen (1280 x 720)."""
         w, h = self.width(), self.height()
         self.resizeDocks([self.list_dock], [int(min(240, max(150, 0.16 * w)))], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.time_dock], [int(min(300, max(170, 0.25 * h)))], Qt.Orientation.Vertical)
+        need = self.time_panel.minimumSizeHint().height() + 4  # the time panel without scrolling, if it can
+        self.resizeDocks([self.time_dock], [int(min(max(170, 0.25 * h, need), 0.4 * h, 320))], Qt.Orientation.Vertical)
         rest = max(400, w - self.list_dock.width())
         self.resizeDocks([self.time_dock, self.table_dock], [int(rest * 0.55), int(rest * 0.45)],
                          Qt.Orientation.Horizontal)
@@ -883,11 +915,18 @@ class MainWindow(QMainWindow):
             return
         self.image_view.set_message(f"✗ {e.name}\n{self._image_error}" if self._image_error else "")
         raw = self.state.raw_graph() if e.result_mode == self.state.mode else None
-        if raw is None:
-            if e.has_result and e.result_mode == self.state.mode:
-                self.runs.request(e, self.state.time_key())
-                self.statusBar().showMessage("decoding this t…", 1000)
+        note = ""
+        if raw is None and e.has_result and e.result_mode == self.state.mode:
+            key = self.state.time_key()
+            self.runs.request(e, key)
+            near = self.nearest_decoded(e, key)
+            if near is None:
                 return  # keep the previous drawing until the graph arrives
+            raw = e.graphs[near]  # meanwhile the nearest decoded time, said so
+            ts = e.times
+            note = f"decoding t = {ts[key[0]]:.2f}… (showing t = {ts[near[0]]:.2f})"
+        self.graph_view.set_note(note)
+        if raw is None:
             self.image_view.clear_boxes()
             self.graph_view.clear()
             self._tables_args = None
@@ -905,7 +944,7 @@ class MainWindow(QMainWindow):
             except NodisError as err:
                 log.info("ground truth not comparable: %s", err)
                 gt = None
-        hl = self.state.highlighted_objects() | self.state.hovered_objects
+        hl = self.state.highlighted_objects()
         shown = self._focus(g, hl) if self.state.hide_unrelated else g
         ghosts = None
         if ref is not None:
@@ -928,6 +967,14 @@ class MainWindow(QMainWindow):
         if self.image_view.shown_boxes() != (e.boxes or []) and self.state.mode != "sgdet":
             self._refresh_editing()
 
+    @staticmethod
+    def nearest_decoded(e: ImageEntry, key: tuple[int, int]):
+        """The decoded grid key nearest to ``key`` (same object time for an unlinked pair), or None."""
+        cands = [k for k in e.graphs if (k[0] == k[1]) == (key[0] == key[1])] or list(e.graphs)
+        if not cands:
+            return None
+        return min(cands, key=lambda k: (abs(k[0] - key[0]) + abs(k[1] - key[1]), k))
+
     def _on_time_moved(self) -> None:
         now = time.monotonic()
         self._scrubbing = now - self._last_time_move < TABLES_SETTLE_MS / 1000.0
@@ -943,25 +990,27 @@ class MainWindow(QMainWindow):
         self.tables.show_selection(self.state.selected_objects, self.state.selected_relations)
 
     def stable_labels(self, e: ImageEntry, g) -> dict[int, str]:
-        """Display names that do not change while ``t`` moves: objects sharing a name are numbered by
-        their rank among every object that has that name at any decoded ``t`` ("grass 2" stays
-        "grass 2" even when another grass object appears at some other t)."""
-        key = (e.jid, len(e.graphs), self.state.obj_threshold)
-        if getattr(e, "_label_key", None) != key:
-            ids: dict[str, set[int]] = {}
-            thr = self.state.obj_threshold
-            for gr in e.graphs.values():
-                for o in gr.objects:
-                    if o.score >= thr:
-                        ids.setdefault(o.name, set()).add(o.index)
-            e._label_rank = {name: {i: k + 1 for k, i in enumerate(sorted(v))} for name, v in ids.items()}
-            e._label_key = key
-        ranks = e._label_rank
-        out = {}
-        for o in g.objects:
-            r = ranks.get(o.name, {})
-            out[o.index] = f"{o.name} {r[o.index]}" if len(r) > 1 and o.index in r else o.name
-        return out
+        """Display names of the objects of ``g`` that never change once given (not while ``t`` moves,
+        not while more times are decoded) and are the names in exported drawings. The first view
+        numbers the classes with several objects by score ("table 1" is the best table); an object
+        first seen later gets the next number of its class ("cloud 2")."""
+        if g is None:
+            return {}
+        if e is None:
+            return node_labels(g)
+        names, counts = e.names, e.name_counts
+        new = [o for o in g.objects if (o.index, o.name) not in names]
+        if new:
+            first = not names
+            by_class: dict[str, list] = {}
+            for o in sorted(new, key=lambda o: (-o.score, o.index)):
+                by_class.setdefault(o.name, []).append(o)
+            for name, objs in by_class.items():
+                numbered = counts.get(name, 0) > 0 or (first and len(objs) > 1)
+                for o in objs:
+                    counts[name] = counts.get(name, 0) + 1
+                    names[(o.index, o.name)] = f"{name} {counts[name]}" if numbered or counts[name] > 1 else name
+        return {o.index: display_text(names[(o.index, o.name)]) for o in g.objects}
 
     @staticmethod
     def _focus(g, keep=()):
@@ -977,7 +1026,19 @@ class MainWindow(QMainWindow):
         """The filtered graph on screen (None while not decoded)."""
         return self.state.display_graph()
 
+    def _node_spacing(self) -> tuple[float, float]:
+        """A node's size on screen (about 110 x 40 px) in graph scene units at the current zoom."""
+        try:
+            px = self.graph_view.vb.viewPixelSize()
+            k = float(max(px[0], px[1]))
+        except Exception:
+            k = 0.0
+        if not (0.2 < k < 20):
+            k = 1000.0 / max(300, self.graph_view.width())
+        return 110.0 * k, 40.0 * k
+
     def _extend_layout(self, e: ImageEntry, graph) -> None:
+        """Positions for the objects of ``graph`` not laid out yet (the first graph lays out all)."""
         g = self.state.filter_graph(graph)
         size = (max(300, self.graph_view.width()), max(240, self.graph_view.height()))
         if not e.layout:
@@ -987,7 +1048,8 @@ class MainWindow(QMainWindow):
                 e.layout = compute_layout([focus], size=size, gt=gt)
             except NodisError:
                 e.layout = compute_layout([focus], size=size)
-        e.layout = compute_layout([graph], existing=e.layout)
+        shown = self._focus(g) if self.state.hide_unrelated else g  # the nodes drawn, near their neighbours
+        e.layout = compute_layout([shown, g], existing=e.layout, spacing=self._node_spacing())
 
     def relayout(self) -> None:
         e = self.state.current
@@ -1003,7 +1065,7 @@ class MainWindow(QMainWindow):
         except NodisError:
             e.layout = compute_layout(gs, size=size)
         for g in e.graphs.values():
-            e.layout = compute_layout([g], existing=e.layout)
+            e.layout = compute_layout([self.state.filter_graph(g)], existing=e.layout, spacing=self._node_spacing())
         self.graph_view._fitted_for = None
         self.redraw()
 
@@ -1042,7 +1104,17 @@ class MainWindow(QMainWindow):
             if 0 <= oid < len(e.labels) and self.state.vocab is not None:
                 self.label_combo.setCurrentText(self.state.vocab.classes[e.labels[oid]])
 
+    def _on_hover(self) -> None:
+        """Something is hovered (a box, a node, a table row, a state-space path): its counterparts are
+        highlighted everywhere, without redrawing."""
+        ids = self.state.hovered_objects
+        oid = next(iter(ids)) if len(ids) == 1 else -1
+        self.image_view.set_hover(oid)
+        self.graph_view.set_hover(oid)
+        self.tables.set_hover(oid)
+
     def _object_hovered(self, oid: int) -> None:
+        self.state.set_hovered([oid] if oid >= 0 else [])
         g = self._last_drawn
         if g is None or oid < 0:
             return

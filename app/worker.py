@@ -1,15 +1,20 @@
 """Everything slow runs here, off the GUI thread: loading the model, ``predict`` and decoding graphs.
 
-One :class:`Engine` owns one worker thread and a small priority queue. Work is picked in this order:
+One :class:`Engine` owns one worker thread and a small priority queue. Work is picked in this order
+(scheduled for the user: every image shows a result before any time grid is decoded):
 
 1. loading the model;
 2. a scene graph the user is looking at right now (a slider position not decoded yet);
-3. inference for the image the user is looking at;
-4. calls (exports) submitted with :meth:`Engine.call`;
-5. decoding the remaining grid times of the current image (so the slider, the tables and the time
-   plot are instant afterwards: each step is ``Trajectory.graph_at`` and is emitted as soon as it is
-   ready);
-6. inference for the other queued images, in order.
+3. inference for the image the user is looking at (its graph at ``t_end``);
+4. calls (exports, histories) submitted with :meth:`Engine.call`;
+5. inference for the other queued images (each one's graph at ``t_end``), in order;
+6. decoding the remaining grid times of the current image, coarse to fine (``t_end`` first, then
+   0, 2.5, 1.25, ...: a jump lands near a decoded time), each step emitted as soon as it is ready;
+7. only when nothing else is left: the remaining grid times of the other images, the most recently
+   viewed first. Moving to another image moves its grid to step 6; the old one waits for idle time.
+
+While the user moves the slider over times not decoded yet (a request came less than
+``HOLD_S`` ago), steps 6-7 do not start, so the next request does not wait behind a step.
 
 The GUI thread never touches a :class:`nodis.trajectory.Trajectory`; it receives plain
 :class:`nodis.graph.SceneGraph` objects through queued signals. Every result carries the job id
@@ -77,6 +82,33 @@ class PredictJob:
     recall_ok: bool = False  # sgdet, or boxes are the GT boxes
 
 
+HOLD_S = 0.3  # background decoding waits this long after the last on-demand request (scrubbing)
+
+
+def coarse_to_fine(n: int, first: int) -> list[int]:
+    """Grid indices ``0..n-1`` without ``first``, in an order that covers the grid evenly early: the
+    ends, then the middles of the gaps between decoded times (breadth first)."""
+    order, seen = [], {first}
+    spans = [(0, n - 1)]
+    for i in (0, n - 1):
+        if i not in seen and 0 <= i < n:
+            seen.add(i)
+            order.append(i)
+    while spans:
+        nxt = []
+        for a, b in spans:
+            if b - a < 2:
+                continue
+            m = (a + b) // 2
+            if m not in seen:
+                seen.add(m)
+                order.append(m)
+            nxt += [(a, m), (m, b)]
+        spans = nxt
+    order += [i for i in range(n) if i not in seen]
+    return order
+
+
 @dataclass
 class _Live:
     """An inference result the worker keeps for decoding more times."""
@@ -85,6 +117,7 @@ class _Live:
     traj: Any
     todo: deque = field(default_factory=deque)
     total: int = 0
+    viewed: float = 0.0  # when the user last looked at this image (idle decoding: most recent first)
 
 
 def recall_at(graph, gt, mode: str, num_predicates: int, ks=(20, 50, 100)) -> dict[int, float | None]:
@@ -144,6 +177,7 @@ class Engine(QObject):
         self._cancel_running = False
         self._busy = False
         self._next_token = 1
+        self._last_request = -1e9  # monotonic time of the last on-demand graph request
         self._call_token = 0  # the call running on the worker
         self._cancelled_calls: set[int] = set()
         self._keep = keep
@@ -169,6 +203,9 @@ class Engine(QObject):
 
     def set_current(self, eid: int) -> None:
         with self._cv:
+            old = self._live.get(self._current_eid)
+            if old is not None:
+                old.viewed = time.monotonic()
             self._current_eid = eid
             self._cv.notify_all()
 
@@ -176,6 +213,7 @@ class Engine(QObject):
         """Decode the graph at ``(gi_obj, gi_rel)`` as soon as possible (latest request wins)."""
         with self._cv:
             self._request = (eid, jid, gi_obj, gi_rel)
+            self._last_request = time.monotonic()
             self._cv.notify_all()
 
     def cancel(self, eid: int | None = None) -> list[PredictJob]:
@@ -288,11 +326,17 @@ class Engine(QObject):
                 if self._calls:
                     return ("call", self._calls.popleft())
                 if self.model is not None:
-                    lv = self._live.get(self._current_eid)
-                    if lv is not None and lv.todo:
-                        return ("step", lv)
-                    if self._jobs:
+                    if self._jobs:  # every image's first result before any time grid
                         return ("predict", self._jobs.popleft())
+                    lv = self._live.get(self._current_eid)
+                    if lv is None or not lv.todo:  # idle: the other images' grids, most recently viewed first
+                        lv = max((x for x in self._live.values() if x.todo), key=lambda x: x.viewed, default=None)
+                    if lv is not None:
+                        wait = self._last_request + HOLD_S - time.monotonic()
+                        if wait > 0:  # the user is scrubbing over undecoded times: stay free for them
+                            self._cv.wait(wait)
+                            continue
+                        return ("step", lv)
                 self._set_busy(False)
                 self._cv.wait()
 
@@ -359,8 +403,7 @@ class Engine(QObject):
             info = {"seconds": seconds, "nfe": nfe, "mode": job.mode, "proposals": int(traj.num_objects_in),
                     "image_size": tuple(traj.image_size)}
             n = len(traj.times)
-            order = [i for i in range(n) if i != iend]
-            lv = _Live(job, traj, deque(order), n)
+            lv = _Live(job, traj, deque(coarse_to_fine(n, iend)), n, time.monotonic())
             with self._cv:
                 if self._cancel_running:
                     self._running = None

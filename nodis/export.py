@@ -861,13 +861,15 @@ def _png(im) -> bytes:
 
 
 def write_png(graph: SceneGraph, path: str | Path, *, image: Any = None, top_k: int | None = DRAW_TOP_K,
-              show_scores: bool = True, gt: Any = None, highlight: Any = None, **_: Any) -> Path:
+              show_scores: bool = True, gt: Any = None, highlight: Any = None,
+              labels: dict[int, str] | None = None, **_: Any) -> Path:
     """PNG of the image with boxes and labels (needs image=...). Like the graph drawings, only the
     objects of the best ``top_k`` relations are drawn (default 20; None draws every object)."""
     from .render import draw_boxes, focus_graph
 
     im = load_image_for(graph, image)
-    drawn = draw_boxes(im, focus_graph(graph, top_k), show_scores=show_scores, gt=gt, highlight=highlight)
+    drawn = draw_boxes(im, focus_graph(graph, top_k), show_scores=show_scores, gt=gt, highlight=highlight,
+                       labels=labels)
     return atomic_write_bytes(path, _png(drawn))
 
 
@@ -878,11 +880,11 @@ def write_png(graph: SceneGraph, path: str | Path, *, image: Any = None, top_k: 
 def _graph_writer(fmt: str) -> Callable[..., Path]:
     def write(graph: SceneGraph, path: str | Path, *, top_k: int | None = DRAW_TOP_K, layout: dict | None = None,
               size: tuple[int, int] = (800, 600), show_scores: bool = False, gt: Any = None,
-              title: str | None = None, **_: Any) -> Path:
+              title: str | None = None, labels: dict[int, str] | None = None, **_: Any) -> Path:
         from .render import draw_graph
 
         data = draw_graph(graph, layout=layout, top_k=top_k, fmt=fmt, size=size, show_scores=show_scores,
-                          gt=gt, title=title)
+                          gt=gt, title=title, labels=labels)
         return atomic_write_bytes(path, data)
 
     write.__name__ = f"write_graph_{fmt}"
@@ -916,7 +918,8 @@ def strip_graphs(trajectory: Any, times: Sequence[float] | None = None) -> list[
 def write_strip(graph: SceneGraph, path: str | Path, *, image: Any = None,
                 graphs: Sequence[SceneGraph] | None = None, trajectory: Any = None,
                 times: Sequence[float] | None = None, t_end: float = 1.5, top_k: int | None = 10,
-                gt: Any = None, orientation: str = "columns", **_: Any) -> Path:
+                gt: Any = None, orientation: str = "columns", labels: Sequence[dict[int, str] | None] | None = None,
+                **_: Any) -> Path:
     """PNG t-strip (paper Fig. 4): image + graph per ODE time, t_end framed (image=, graphs= or trajectory=)."""
     from .render import draw_t_strip
 
@@ -926,7 +929,9 @@ def write_strip(graph: SceneGraph, path: str | Path, *, image: Any = None,
     if not graphs:
         graphs = [graph]
     im = load_image_for(graph, image)
-    strip = draw_t_strip(im, list(graphs), t_end=t_end, top_k=top_k, gt=gt, orientation=orientation)
+    if labels is not None and len(labels) != len(graphs):
+        labels = None  # names for other graphs than these
+    strip = draw_t_strip(im, list(graphs), t_end=t_end, top_k=top_k, gt=gt, orientation=orientation, labels=labels)
     return atomic_write_bytes(path, _png(strip))
 
 

@@ -282,9 +282,14 @@ def _gt_predicate(gt: Any, p: int, predicate_names: Sequence[str] | None) -> str
 
 
 # ------------------------------------------------------------------------------------------- labels
-def node_labels(graph: SceneGraph) -> dict[int, str]:
+def node_labels(graph: SceneGraph, names: dict[int, str] | None = None) -> dict[int, str]:
     """Display label per object index: its name (:func:`display_text`), numbered (``"man 1"``,
-    ``"man 2"``) when several objects share a name, so image tags and graph nodes can be told apart."""
+    ``"man 2"``) when several objects share a name, so image tags and graph nodes can be told apart.
+    ``names`` (object index -> label) gives the labels of those objects instead (the viewer passes the
+    names it shows, so exported drawings match the screen)."""
+    if names:
+        auto = node_labels(graph)
+        return {o.index: display_text(names[o.index]) if o.index in names else auto[o.index] for o in graph.objects}
     shown = {o.index: display_text(o.name) for o in graph.objects}
     counts: dict[str, int] = {}
     for o in graph.objects:
@@ -359,7 +364,7 @@ def _overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
 def draw_boxes(image: Any, graph: SceneGraph, *, show_scores: bool = True,
                highlight: int | Iterable[int] | None = None, gt: Any = None,
                iou_threshold: float = 0.5, line_width: int | None = None,
-               font_size: int | None = None) -> Image.Image:
+               font_size: int | None = None, labels: dict[int, str] | None = None) -> Image.Image:
     """The image with one outlined box and a label tag (``"name score"``) per object of ``graph``.
 
     ``image``: PIL image (or HxWx3 uint8 array) of the original picture, or a resized copy (boxes are
@@ -376,7 +381,7 @@ def draw_boxes(image: Any, graph: SceneGraph, *, show_scores: bool = True,
     lw = line_width or max(2, int(round(short / 220)))
     fsize = font_size or max(11, int(round(short / 38)))
     font = get_font(fsize)
-    labels = node_labels(graph)
+    labels = node_labels(graph, labels)
 
     hl: set[int] | None = None
     if highlight is not None:
@@ -650,7 +655,8 @@ def _remove_overlaps(P: np.ndarray, half_w: np.ndarray, half_h: np.ndarray, link
 def graph_figure(graph: SceneGraph, *, layout: dict | None = None, top_k: int | None = None,
                  size: tuple[int, int] = (800, 600), dpi: int = 100, show_scores: bool = False,
                  gt: Any = None, iou_threshold: float = 0.5, highlight: int | Iterable[int] | None = None,
-                 title: str | None = None, font_scale: float = 1.0, seed: int = 0):
+                 title: str | None = None, font_scale: float = 1.0, seed: int = 0,
+                 labels: dict[int, str] | None = None):
     """A :class:`matplotlib.figure.Figure` (Agg canvas attached) drawing ``graph``: one labelled node
     per object, coloured like its box; one arrow per relation (subject -> object) labelled with the
     predicate (and its score with ``show_scores``). ``top_k`` keeps the best relations and the objects
@@ -684,7 +690,7 @@ def graph_figure(graph: SceneGraph, *, layout: dict | None = None, top_k: int | 
     gt_arr = _gt_arrays(gt) if gt is not None else None
 
     nodes: list[tuple[Any, str, tuple[int, int, int], bool]] = []  # (id, label, colour, dashed)
-    labels = node_labels(g)
+    labels = node_labels(g, labels)
     for o in g.objects:
         col = STATUS_COLORS[match.object_status[o.index]] if match else object_color(o.index)
         nodes.append((o.index, labels[o.index] + (f" {o.score:.2f}" if show_scores else ""), col, False))
@@ -812,14 +818,16 @@ def draw_graph(graph: SceneGraph, *, layout: dict | None = None, top_k: int | No
 # ------------------------------------------------------------------------------------------ t-strip
 def draw_t_strip(image: Any, graphs_at_t: Sequence[SceneGraph], *, t_end: float = 1.5, top_k: int | None = 10,
                  layout: dict | None = None, gt: Any = None, cell_width: int = 360,
-                 orientation: str = "columns", show_scores: bool = False, seed: int = 0) -> Image.Image:
+                 orientation: str = "columns", show_scores: bool = False, seed: int = 0,
+                 labels: Sequence[dict[int, str] | None] | None = None) -> Image.Image:
     """The paper's Fig. 4: for each graph (decoded at one ODE time ``t``) the annotated image above its
     scene graph, titled ``"t = 0.50"``; the column at ``t_end`` (training end time) is framed.
 
     The time of a graph is its ``t_rel`` (``t_obj`` in the title too when they differ). One layout,
     computed over the union of all graphs (or given), keeps every node in place across ``t``.
     ``top_k`` relations (and the objects they connect) are drawn per ``t``. ``orientation="rows"``
-    puts one ``t`` per row (image left, graph right) instead.
+    puts one ``t`` per row (image left, graph right) instead. ``labels``: display names per graph (a
+    list parallel to ``graphs_at_t`` of object index -> name dicts, see :func:`node_labels`).
     """
     if orientation not in ("columns", "rows"):
         raise InputError(f"orientation must be 'columns' or 'rows', got {orientation!r}")
@@ -845,10 +853,14 @@ def draw_t_strip(image: Any, graphs_at_t: Sequence[SceneGraph], *, t_end: float 
     end_k = min(range(len(graphs)), key=lambda k: abs(graphs[k].t_rel - t_end))
     if abs(graphs[end_k].t_rel - t_end) > 1e-6:
         end_k = -1
+    names_at = list(labels) if labels is not None else [None] * len(graphs)
+    if len(names_at) != len(graphs):
+        raise InputError(f"{len(graphs)} graphs but {len(names_at)} label dicts")
     for k, (g, fg) in enumerate(zip(graphs, focused)):
-        boxes = draw_boxes(small, fg, show_scores=show_scores, gt=gt)
+        boxes = draw_boxes(small, fg, show_scores=show_scores, gt=gt, labels=names_at[k])
         gimg = Image.open(io.BytesIO(draw_graph(fg, layout=lay, fmt="png", size=(cw, gh), gt=gt,
-                                                show_scores=show_scores, font_scale=fs))).convert("RGB")
+                                                show_scores=show_scores, font_scale=fs,
+                                                labels=names_at[k]))).convert("RGB")
         t_txt = f"t = {g.t_rel:.2f}" if abs(g.t_obj - g.t_rel) < 1e-9 else f"t = {g.t_obj:.2f} / {g.t_rel:.2f}"
         if k == end_k:
             t_txt += "  (t_end)"

@@ -6,12 +6,15 @@
 Opens the sample images (resources/samples, which carry Visual Genome ground truth), waits for
 inference and the decoding of every ODE time, and grabs the main window in a few states:
 
-* ``main.png``      SGDet at t_end, boxes and nodes coloured per object;
-* ``gt.png``        the same with ground-truth colouring (green correct, red wrong, orange missed);
+* ``main.png``      the first view with the default settings: SGDet at t_end, boxes and nodes
+                    coloured per object;
+* ``hover.png``     the pointer on a node: its box, node and table rows highlighted;
+* ``gt.png``        the same with ground-truth colouring (rings: green correct, red wrong; orange missed);
 * ``time.png``      t = 0.5: what changed relative to t_end is outlined in amber, R@K in the plot;
 * ``unlinked.png``  object ODE at t_end, predicate ODE at t = 0.3 (unlinked sliders);
 * ``predcls.png``   PredCls on the ground-truth boxes (editable box handles);
-* ``graph.png``     the scene-graph panel alone.
+* ``graph.png``     the scene-graph panel alone;
+* ``small-light.png`` a 1280 x 720 window in the light theme.
 
 Settings are kept in a temporary folder, so your own viewer settings are not touched.
 """
@@ -49,10 +52,10 @@ def main() -> int:
     QCoreApplication.setApplicationName("nodis-viewer")
     app = QApplication(sys.argv[:1])
     from nodis_viewer import qtfix
-    from nodis_viewer.main import apply_dark_palette
+    from nodis_viewer.main import apply_palette
 
     qtfix.install()
-    apply_dark_palette(app)
+    apply_palette(app, "dark")
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
@@ -88,15 +91,20 @@ def main() -> int:
 
     wait(lambda: win.engine.model is not None, "the model")
     win.open_paths(args.images)
+    wait(lambda: win.state.entries and win.io.pending() == 0, "the image list")  # folders are listed on a thread
     target = next((e for e in win.state.entries if e.name == args.pick), win.state.entries[0])
     win.state.set_current(target.eid)
     wait(lambda: target.status == "done" and target.progress[1] and target.progress[0] >= target.progress[1],
          "inference on " + target.name)
-    win.act_gt.setChecked(False)
+    wait(lambda: all(e.status in ("done", "failed") for e in win.state.entries), "every image's result")
     win.time_panel.jump_to_end()
-    win.relayout()
-    shot("main.png")
+    shot("main.png")  # the first view: the defaults, nothing clicked
     shot("graph.png", win.graph_panel)
+    g = win.current_display_graph()
+    if g is not None and g.relations:  # hovering a node: its box, its node and its rows light up
+        win.state.set_hovered([g.relations[0].subject])
+        shot("hover.png")
+        win.state.set_hovered([])
     win.act_gt.setChecked(True)
     shot("gt.png")
     win.act_gt.setChecked(False)
@@ -113,6 +121,24 @@ def main() -> int:
          and target.progress[0] >= target.progress[1], "PredCls", 300)
     win.time_panel.jump_to_end()
     shot("predcls.png")
+    win.state.set_mode("sgdet")
+    wait(lambda: target.status == "done" and target.result_mode == "sgdet", "SGDet again", 300)
+    win.time_panel.jump_to_end()
+    win.close()
+    # a small screen (1280 x 720) in the light theme, as a new window would open
+    apply_palette(app, "light")
+    QSettings().clear()  # a first start: no saved window layout
+    small = MainWindow(weights=args.weights)
+    small.quiet = True
+    small.resize(1280, 720)
+    small.show()
+    wait(lambda: small.engine.model is not None, "the model")
+    small.open_paths([target.path])
+    e = small.state.entries[0]
+    wait(lambda: e.status == "done" and e.progress[1] and e.progress[0] >= e.progress[1], "the small window")
+    small.time_panel.jump_to_end()
+    win = small
+    shot("small-light.png")
     win.close()
     return 0
 

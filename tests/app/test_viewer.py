@@ -162,8 +162,14 @@ def test_predcls_draw_boxes_gives_relations(qtbot, make_window, noise_image):
     g = w.current_display_graph()
     assert g.mode == "predcls"
     assert [o.name for o in sorted(g.objects, key=lambda o: o.index)] == ["dog", "man"]
+    # one edge per pair of objects by default (the better direction); "all pairs" shows both
+    assert len(g.relations) == 1 and {(r.subject, r.object) for r in g.relations} <= {(0, 1), (1, 0)}
+    assert len(w.graph_view.edge_labels()) == 1
+    w.pairs_box.setChecked(True)
+    g = w.current_display_graph()
     assert {(r.subject, r.object) for r in g.relations} == {(0, 1), (1, 0)}
     assert len(w.graph_view.edge_labels()) == 2
+    w.pairs_box.setChecked(False)
     # relabel the selected box from the vocabulary and delete the other: the graph follows
     w.state.select(objects=[0])
     w.label_combo.setCurrentText("cat")
@@ -275,7 +281,7 @@ def test_folder_drop_next_prev_and_remove(qtbot, make_window, make_noise, tmp_pa
 
 
 def test_ground_truth_colours_and_recall(qtbot, make_window, scene_with_gt):
-    from nodis.render import STATUS_COLORS
+    from nodis.render import STATUS_COLORS, object_color
 
     w = make_window()
     w.open_paths([scene_with_gt])
@@ -285,13 +291,18 @@ def test_ground_truth_colours_and_recall(qtbot, make_window, scene_with_gt):
     assert set(s.recall) == {20, 50, 100}
     assert "R@20" in w.time_panel.recall_label.text()
     assert "R@20" in w.time_panel.series()
+    assert not w.state.compare_gt  # ground-truth colouring is a click away, not the first view
+    assert not [it for it in w.image_view._items if getattr(it, "ring", None) is not None]
+    w.act_gt.trigger()  # on: each box keeps its object colour (its node's), the verdict is a ring
+    assert w.state.compare_gt
     status_colours = {tuple(c) for c in STATUS_COLORS.values()}
-    pens = w.image_view.box_pens()
-    assert pens and all(p.color().getRgb()[:3] in status_colours for p in pens.values())
-    w.act_gt.trigger()  # off: object colours
-    assert not w.state.compare_gt
-    pens = w.image_view.box_pens()
-    assert all(oid >= 0 for oid in pens)
+    boxes = [it for it in w.image_view._items if type(it).__name__ == "BoxItem" and it.oid >= 0]
+    assert boxes and all(b.pen.color().getRgb()[:3] == tuple(object_color(b.oid)) for b in boxes)
+    assert all(b.ring.color().getRgb()[:3] in status_colours for b in boxes)
+    nodes = w.graph_view.nodes
+    assert all(nodes[b.oid].fill.getRgb()[:3] == tuple(object_color(b.oid)) for b in boxes if b.oid in nodes)
+    w.act_gt.trigger()  # off again: no verdicts
+    assert not w.state.compare_gt and not [it for it in w.image_view._items if getattr(it, "ring", None) is not None]
 
 
 def test_selection_syncs_image_graph_and_tables(qtbot, make_window, noise_image):
@@ -330,14 +341,14 @@ def test_settings_persist_between_windows(qtbot, make_window, noise_image):
     w1.obj_thr.setValue(0.3)
     w1.state.set_mode("sgcls")
     w1.open_paths([noise_image])
-    w1.resize(700, 500)
+    w1.resize(790, 560)
     w1.close()
     w2 = make_window(resize=False)
     assert (w2.state.top_k, w2.state.rel_threshold, w2.state.obj_threshold) == (7, pytest.approx(0.02), pytest.approx(0.3))
     assert w2.topk_spin.value() == 7
     assert w2.state.mode == "sgcls" and w2.mode_combo.currentText() == "SGCls"
     assert w2.recent_files()[0] == str(noise_image.resolve())
-    assert (w2.size().width(), w2.size().height()) == (700, 500)
+    assert (w2.size().width(), w2.size().height()) == (790, 560)
 
 
 def test_help_dialogs_and_cli(make_window, capsys):
@@ -450,6 +461,8 @@ def test_keyboard_shortcuts(qtbot, make_window, make_noise):
     assert w.state.t_obj() == pytest.approx(1.5)
     QTest.keyClick(w, Qt.Key.Key_L)
     assert not w.state.linked
+    QTest.keyClick(w, Qt.Key.Key_G)
+    assert w.state.compare_gt
     QTest.keyClick(w, Qt.Key.Key_G)
     assert not w.state.compare_gt
 
@@ -572,6 +585,7 @@ def test_scrubbing_reuses_items_and_matches_a_fresh_drawing(qtbot, make_window, 
     w = make_window()
     w.open_paths([scene_with_gt])
     e = wait_done(qtbot, w)
+    w.act_gt.setChecked(True)
     assert e.gt is not None and w.state.compare_gt
     n = len(e.times)
     before = set(map(id, w.graph_view._layer.childItems())) | set(map(id, w.image_view._layer.childItems()))
