@@ -261,6 +261,8 @@ class EdgeLabel(QGraphicsItem):
 class EdgeItem(QGraphicsItem):
     """A directed edge ``src -> dst`` in scene units, bent when the reverse edge exists."""
 
+    pixmap_cache = True  # an antialiased curve: drawn once per geometry, blitted while t moves
+
     def __init__(self, src: NodeItem, dst: NodeItem, color: QColor, width: float, bend: float, label: EdgeLabel | None,
                  dashed: bool = False, key=None, signals: _Signals | None = None) -> None:
         super().__init__()

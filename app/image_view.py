@@ -339,6 +339,9 @@ class ImageView(QWidget):
         self.vb = ImageViewBox()
         self.gv.setCentralItem(self.vb)
         self.image_item = pg.ImageItem(axisOrder="row-major")
+        # the scaled picture is kept as a screen pixmap: a redraw of the boxes blits it instead of
+        # scaling the whole image again
+        self.image_item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.vb.addItem(self.image_item)
         self.message = QLabel("", self)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -14,7 +14,8 @@ One :class:`Engine` owns one worker thread and a small priority queue. Work is p
    viewed first. Moving to another image moves its grid to step 6; the old one waits for idle time.
 
 While the user moves the slider over times not decoded yet (a request came less than
-``HOLD_S`` ago), steps 6-7 do not start, so the next request does not wait behind a step.
+``HOLD_S`` ago), steps 6-7 do not start, so the next request does not wait behind a step; then the
+times next to the last requested one are decoded first (``NEAR_STEPS``), where a drag goes next.
 
 The GUI thread never touches a :class:`nodis.trajectory.Trajectory`; it receives plain
 :class:`nodis.graph.SceneGraph` objects through queued signals. Every result carries the job id
@@ -82,7 +83,8 @@ class PredictJob:
     recall_ok: bool = False  # sgdet, or boxes are the GT boxes
 
 
-HOLD_S = 0.3  # background decoding waits this long after the last on-demand request (scrubbing)
+HOLD_S = 1.0  # background decoding waits this long after the last on-demand request (scrubbing)
+NEAR_STEPS = 3  # then it decodes the grid times this close to the last requested one first
 
 
 def coarse_to_fine(n: int, first: int) -> list[int]:
@@ -162,8 +164,14 @@ class Engine(QObject):
     busyChanged = Signal(bool)
 
     def __init__(self, parent: QObject | None = None, model_factory: Callable[..., Any] | None = None,
-                 keep: int = 64) -> None:
+                 keep: int = 64, policy: str = "user") -> None:
+        """``policy``: ``"user"`` (the order in the module docstring) or ``"grid-first"`` (the order of
+        earlier versions: the current image's whole grid before the other images' first results; kept
+        for the benchmark that compares the two)."""
         super().__init__(parent)
+        if policy not in ("user", "grid-first"):
+            raise ValueError(f"unknown scheduling policy {policy!r}")
+        self.policy = policy
         self._factory = model_factory or load_model
         self._cv = threading.Condition()
         self._stop = False
@@ -178,6 +186,7 @@ class Engine(QObject):
         self._busy = False
         self._next_token = 1
         self._last_request = -1e9  # monotonic time of the last on-demand graph request
+        self._focus: dict[int, int] = {}  # eid -> grid index last requested (decode around it first)
         self._call_token = 0  # the call running on the worker
         self._cancelled_calls: set[int] = set()
         self._keep = keep
@@ -214,6 +223,7 @@ class Engine(QObject):
         with self._cv:
             self._request = (eid, jid, gi_obj, gi_rel)
             self._last_request = time.monotonic()
+            self._focus[eid] = gi_obj
             self._cv.notify_all()
 
     def cancel(self, eid: int | None = None) -> list[PredictJob]:
@@ -326,13 +336,17 @@ class Engine(QObject):
                 if self._calls:
                     return ("call", self._calls.popleft())
                 if self.model is not None:
+                    if self.policy == "grid-first":
+                        lv = self._live.get(self._current_eid)
+                        if lv is not None and lv.todo:
+                            return ("step", lv)
                     if self._jobs:  # every image's first result before any time grid
                         return ("predict", self._jobs.popleft())
                     lv = self._live.get(self._current_eid)
                     if lv is None or not lv.todo:  # idle: the other images' grids, most recently viewed first
                         lv = max((x for x in self._live.values() if x.todo), key=lambda x: x.viewed, default=None)
                     if lv is not None:
-                        wait = self._last_request + HOLD_S - time.monotonic()
+                        wait = self._last_request + HOLD_S - time.monotonic() if self.policy == "user" else 0
                         if wait > 0:  # the user is scrubbing over undecoded times: stay free for them
                             self._cv.wait(wait)
                             continue
@@ -459,7 +473,13 @@ class Engine(QObject):
         with self._cv:
             if not lv.todo:
                 return
-            gi = lv.todo.popleft()
+            gi = lv.todo[0]
+            focus = self._focus.get(lv.job.eid)
+            if focus is not None:  # the user was just at ``focus``: its neighbours first (a drag goes on)
+                near = min(lv.todo, key=lambda i: abs(i - focus))
+                if abs(near - focus) <= NEAR_STEPS:
+                    gi = near
+            lv.todo.remove(gi)
             remaining = len(lv.todo)
         t = float(lv.traj.times[gi])
         g = lv.traj.graph_at(t, t)
