@@ -1,6 +1,7 @@
 """Help > Keyboard shortcuts, Help > About, and the batch-export dialog."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -167,3 +168,73 @@ class BatchExportDialog(QDialog):
 
     def selected_formats(self) -> list[str]:
         return [k for k, cb in self.boxes.items() if cb.isChecked()]
+
+
+def model_summary(path: str | Path) -> str:
+    """(any thread) Markdown describing the checkpoint ``path`` before it is loaded: what the file is,
+    the model it holds (preset, vocabulary sizes, what its header says about its training) and its
+    model card (``MODEL_CARD.md`` or ``<stem>.md`` next to it). Reads only the header, never tensors."""
+    from nodis.checkpoint import is_official, read_header
+    from nodis.errors import NodisError
+
+    p = Path(path)
+    lines = [f"# {p.name}", ""]
+    try:
+        size = p.stat().st_size
+        lines.append(f"`{p}` · {size / 2**20:.1f} MiB")
+    except OSError as e:
+        return f"# {p.name}\n\nCannot read this file: {e.strerror or e}."
+    lines.append("")
+    if p.suffix.lower() == ".safetensors":
+        try:
+            h = read_header(p)
+        except NodisError as e:
+            lines.append(f"**This file cannot be loaded:** {e}")
+            return "\n".join(lines)
+        cfg, vocab, info = h.get("config", {}), h.get("vocab", {}), h.get("info", {}) or {}
+        classes, preds = vocab.get("classes") or [], vocab.get("predicates") or []
+        lines += ["## Model", "",
+                  f"* preset: **{cfg.get('preset', '?')}**, t_end {cfg.get('t_end', '?')}, solver {cfg.get('solver', '?')}",
+                  f"* vocabulary: {max(0, len(classes) - 1)} object classes, {max(0, len(preds) - 1)} predicates"
+                  + (f" ({', '.join(map(str, classes[1:8]))}, …)" if len(classes) > 1 else "")]
+        for k, v in list(info.items())[:12]:
+            text = json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+            lines.append(f"* {k}: {text[:200]}")
+    elif is_official(p):
+        lines += ["An official NODIS release checkpoint (a PyTorch `.tar`). It is imported when loaded; "
+                  "`nodis convert` turns it into a `.safetensors` file once and for all."]
+    else:
+        lines += ["Not a `.safetensors` checkpoint nor an official release `.tar`: loading will most likely fail."]
+    card = ""
+    for c in (p.with_name("MODEL_CARD.md"), p.with_suffix(".md")):
+        try:
+            if c.is_file():
+                card = c.read_text(encoding="utf-8")[:60000]
+                break
+        except OSError:
+            continue
+    lines += ["", "---", "", card if card else "*No model card next to this file (MODEL_CARD.md).*"]
+    return "\n".join(lines)
+
+
+class ModelPickerDialog(QDialog):
+    """*Run ▸ Load weights…* after the file is chosen: its model card and header, then Load or Cancel."""
+
+    def __init__(self, path: str | Path, summary: str | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.path = Path(path)
+        self.setWindowTitle(f"Load {self.path.name}?")
+        self.text = QTextBrowser()
+        self.text.setOpenExternalLinks(True)
+        self.set_summary(summary if summary is not None else f"# {self.path.name}\n\nReading the checkpoint…")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.load_button = self.buttons.addButton("Load this model", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.text)
+        lay.addWidget(self.buttons)
+        self.resize(680, 600)
+
+    def set_summary(self, md: str) -> None:
+        self.text.setMarkdown(md)

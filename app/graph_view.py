@@ -667,11 +667,24 @@ class GraphView(QWidget):
     #: where along its edge a predicate label may go (fraction of the curve), best first
     LABEL_SPOTS = (0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8)
 
+    show_edge_labels = True  # View ▸ Show ▸ Predicate labels
+
+    def set_edge_labels_shown(self, on: bool) -> None:
+        self.show_edge_labels = bool(on)
+        self.place_labels()
+
     def place_labels(self) -> None:
         """Put each predicate label on its edge where it covers no node and no other label (screen
         space, in rank order: selected relations, then by score); a label that fits nowhere is
         hidden and shown while its edge is hovered (its tooltip has the predicate too)."""
         from .image_view import _Grid
+
+        if not self.show_edge_labels:
+            for e in self.edges:
+                if e.label is not None:
+                    e.label.placed = False
+                    e.label.setVisible(False)
+            return
 
         vb = self.vb
         grid = _Grid()

@@ -329,6 +329,8 @@ class ImageView(QWidget):
     objectClicked = Signal(int, bool)  # object id (-1 = background), additive
     objectHovered = Signal(int)  # object id or -1
     contextRequested = Signal(int, object)  # object id (-1: none under the pointer), QPoint (screen)
+    cursorMoved = Signal(float, float, bool)  # image pixel x, y under the pointer; inside the picture
+    zoomChanged = Signal(float)  # zoom_percent() after a zoom or resize
     boxDrawn = Signal(list)  # [x1, y1, x2, y2] image pixels
     boxChanged = Signal(int, list)  # index of a given box, its new [x1, y1, x2, y2] (moved / resized)
 
@@ -367,6 +369,9 @@ class ImageView(QWidget):
         self.tag_font.setPointSizeF(9.0)
         self.tag_font.setBold(True)
         self.vb.sigTransformChanged.connect(self.place_tags)  # zoom / pan: tags keep clear of each other
+        self.vb.sigTransformChanged.connect(lambda *_: self.zoomChanged.emit(self.zoom_percent()))
+        self.show_boxes = True  # View ▸ Show: the box layer, the tags
+        self.show_tags = True
         self.vb.clicked.connect(self._on_click)
         self.vb.contextClicked.connect(self._on_context)
         self.vb.boxDrawn.connect(self._on_drawn)
@@ -519,10 +524,23 @@ class ImageView(QWidget):
         self._tags = [(tag, box, z) for _, tag, box, z in tags]
         self.place_tags()
 
+    def set_layers(self, boxes: bool | None = None, tags: bool | None = None) -> None:
+        """Show or hide the boxes (tags go with them) and the tags."""
+        if boxes is not None:
+            self.show_boxes = bool(boxes)
+        if tags is not None:
+            self.show_tags = bool(tags)
+        self._layer.setVisible(self.show_boxes)
+        self.place_tags()
+
     def place_tags(self, *_) -> None:
         """Put every tag where it overlaps no other (screen space; again after a zoom or pan)."""
         tags = getattr(self, "_tags", None)
         if not tags:
+            return
+        if not self.show_tags:
+            for tag, _, _ in tags:
+                tag.setVisible(False)
             return
         vb = self.vb
         bounds = vb.sceneBoundingRect()
@@ -665,11 +683,20 @@ class ImageView(QWidget):
     def object_at(self, x: float, y: float):
         return smallest_box_at(self._objects, x, y)
 
+    def zoom_percent(self) -> float:
+        """Screen pixels per image pixel, in percent (100: the picture at its own size)."""
+        px = self.vb.viewPixelSize()
+        return 100.0 / max(px[0], 1e-9)
+
     def _on_move(self, args) -> None:
         pos = args[0]
         if not self.vb.sceneBoundingRect().contains(pos):
             return
         p = self.vb.mapSceneToView(pos)
+        if self._image_shape is not None:
+            h, w = self._image_shape
+            inside = 0 <= p.x() < w and 0 <= p.y() < h
+            self.cursorMoved.emit(float(p.x()), float(p.y()), inside)
         o = smallest_box_at(self._objects, p.x(), p.y())
         oid = -1 if o is None else o.index
         if oid != self._hover:

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -56,7 +57,7 @@ from nodis.render import display_text, focus_graph, match_ground_truth, node_lab
 from . import qtfix
 from .box_editing import BoxEditor
 from .demo_notice import DemoNotice
-from .dialogs import AboutDialog, ShortcutsDialog
+from .dialogs import AboutDialog, ModelPickerDialog, ShortcutsDialog, model_summary
 from .export_controller import ExportController
 from .exporting import SINGLE_EXPORTS
 from .graph_view import GraphView, compute_layout
@@ -204,6 +205,8 @@ class MainWindow(QMainWindow):
             lambda s, o, add: QTimer.singleShot(0, lambda: st.select(relations=[(s, o)], add=add)))
         self.graph_view.nodeMoved.connect(self._node_moved)
         self.image_view.contextRequested.connect(self._image_context)
+        self.image_view.cursorMoved.connect(self._cursor_moved)
+        self.image_view.zoomChanged.connect(lambda z: self._cursor_moved(*self._cursor[:3]))
         self.graph_view.contextRequested.connect(self._graph_context)
         self.tables.objectsSelected.connect(lambda ids: st.select(objects=ids))
         self.tables.relationsSelected.connect(lambda rels: st.select(relations=rels))
@@ -289,6 +292,15 @@ class MainWindow(QMainWindow):
             row.addWidget(wid)
         row.addWidget(self.unrelated_box)
         row.addWidget(self.pairs_box)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Find node (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMaximumWidth(170)
+        self.search.setToolTip("Objects whose name contains this are selected; Enter: the next one; Esc: done")
+        self.search.textChanged.connect(self.find_nodes)
+        self.search.returnPressed.connect(lambda: self.find_nodes(self.search.text(), step=1))
+        self.search.installEventFilter(self)
+        row.addWidget(self.search)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         row.addWidget(spacer)
@@ -360,6 +372,17 @@ class MainWindow(QMainWindow):
                           "Drag on the image to add a box (SGCls / PredCls)", checkable=True)
         self.act_delete_box = A("Remove selected box", self.remove_selected_boxes, "Del")
         self.act_clear_boxes = A("Remove all boxes", self.clear_boxes)
+        self.act_save_gt = A("Save boxes as ground truth…", self.save_ground_truth_dialog, "Ctrl+Shift+G",
+                             "Write the boxes, labels and shown relations as this image's ground truth (<name>.gt.json)")
+        self.act_find = A("Find node…", self.focus_search, QKeySequence.StandardKey.Find, "Find objects by name in the graph")
+        self.act_show_boxes = A("Boxes", lambda on: self.image_view.set_layers(boxes=on), "H",
+                                "Show the boxes on the image", checkable=True)
+        self.act_show_tags = A("Box tags", lambda on: self.image_view.set_layers(tags=on), "T",
+                               "Show the name and score tags of the boxes", checkable=True)
+        self.act_show_labels = A("Predicate labels", self.graph_view.set_edge_labels_shown, "P",
+                                 "Show the predicate on each edge of the graph", checkable=True)
+        for a in (self.act_show_boxes, self.act_show_tags, self.act_show_labels):
+            a.setChecked(True)
         self.act_gt_boxes = A("GT boxes", self.use_gt_boxes, None, "Use the ground-truth boxes (and labels) of this image")
         self.act_det_boxes = A("Detections as boxes", self.use_detection_boxes, None,
                                "Use the boxes (and labels) currently detected in SGDet")
@@ -414,6 +437,10 @@ class MainWindow(QMainWindow):
         v.addAction(self.act_zoom_in)
         v.addAction(self.act_zoom_out)
         v.addAction(self.act_gt)
+        show = v.addMenu("&Show")
+        for a in (self.act_show_boxes, self.act_show_tags, self.act_show_labels):
+            show.addAction(a)
+        v.addAction(self.act_find)
         v.addSeparator()
         for d in (self.list_dock, self.time_dock, self.table_dock, self.space_dock):
             v.addAction(d.toggleViewAction())
@@ -444,6 +471,8 @@ class MainWindow(QMainWindow):
         b = mb.addMenu("&Boxes")
         for a in (self.act_draw, self.act_delete_box, self.act_clear_boxes, self.act_gt_boxes, self.act_det_boxes):
             b.addAction(a)
+        b.addSeparator()
+        b.addAction(self.act_save_gt)
         h = mb.addMenu("&Help")
         h.addAction(self.act_shortcuts)
         h.addAction(self.act_about)
@@ -479,7 +508,8 @@ class MainWindow(QMainWindow):
         self.label_combo.setToolTip("PredCls: label of new boxes; changing it relabels the selected boxes")
         self.label_combo.activated.connect(self._label_picked)
         self.label_combo.lineEdit().returnPressed.connect(self._label_entered)
-        self.label_combo.lineEdit().installEventFilter(self)  # Esc: back to the image
+        self._label_edit = self.label_combo.lineEdit()
+        self._label_edit.installEventFilter(self)  # Esc: back to the image
         self.label_action = tb.addWidget(self.label_combo)
         tb.addAction(self.act_gt_boxes)
         tb.addAction(self.act_det_boxes)
@@ -502,9 +532,11 @@ class MainWindow(QMainWindow):
         self.cancel_btn.clicked.connect(self.cancel)
         self.cancel_btn.hide()
         self.model_label = QLabel("model: –")
+        self.cursor_label = QLabel("")  # image pixel under the pointer and the zoom (napari's status bar)
+        self.cursor_label.setToolTip("Image pixel under the pointer · zoom of the image view")
         self.time_label = QLabel("")
         self.nfe_label = QLabel("")
-        for w in (self.progress, self.cancel_btn, self.time_label, self.nfe_label, self.model_label):
+        for w in (self.cursor_label, self.progress, self.cancel_btn, self.time_label, self.nfe_label, self.model_label):
             sb.addPermanentWidget(w)
         self.demo_notice = DemoNotice(sb)  # the demo model on an image not from its world (nodis.provenance)
 
@@ -535,6 +567,9 @@ class MainWindow(QMainWindow):
                                all_pairs=pairs)
         self.state.mode = p.get_str("run/mode", "sgdet", MODES)
         self.act_gt.setChecked(p.get_bool("view/compare_gt", False))
+        for key, a in (("view/show_boxes", self.act_show_boxes), ("view/show_tags", self.act_show_tags),
+                       ("view/show_predicates", self.act_show_labels)):
+            a.setChecked(p.get_bool(key, True))
         if self.weights is None:
             self.weights = p.get_str("model/weights", "") or None
         if self.device is None:
@@ -555,6 +590,9 @@ class MainWindow(QMainWindow):
         p.set("filters/all_pairs", self.state.all_pairs)
         p.set("run/mode", self.state.mode)
         p.set("view/compare_gt", self.state.compare_gt)
+        p.set("view/show_boxes", self.act_show_boxes.isChecked())
+        p.set("view/show_tags", self.act_show_tags.isChecked())
+        p.set("view/show_predicates", self.act_show_labels.isChecked())
         p.set("model/weights", self.weights or "")
         p.set("model/device", self.device or "auto")
         p.sync()
@@ -598,7 +636,19 @@ class MainWindow(QMainWindow):
                                               "Checkpoints (*.safetensors *.tar *.pth *.pt *.ckpt);;All files (*)")
         if path:
             self.prefs.set("model/last_dir", str(Path(path).parent))
-            self.load_model(path, self.device)
+            self.pick_model(path)
+
+    def pick_model(self, path: str | Path, exec_dialog: bool = True) -> ModelPickerDialog:
+        """Show the model card and header of ``path`` (read on an I/O thread) and load it when the user
+        says so (napari / Netron: look before you load)."""
+        dlg = ModelPickerDialog(path, parent=self)
+        self.model_picker = dlg
+        self.io.submit(model_summary, path, callback=lambda md, err: dlg.set_summary(md if err is None else
+                                                                                      f"Cannot read {path}: {err}"))
+        dlg.accepted.connect(lambda: self.load_model(str(path), self.device))
+        if exec_dialog:
+            dlg.open()
+        return dlg
 
     def _set_model_label(self, text: str) -> None:
         self.model_label.setText(text)
@@ -1210,8 +1260,8 @@ class MainWindow(QMainWindow):
         self.image_view.gv.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def eventFilter(self, obj, ev) -> bool:
-        if obj is self.label_combo.lineEdit() and ev.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
-                and ev.key() == Qt.Key.Key_Escape:
+        if obj in (getattr(self, "_label_edit", None), getattr(self, "search", None)) and obj is not None \
+                and ev.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and ev.key() == Qt.Key.Key_Escape:
             if ev.type() == QEvent.Type.ShortcutOverride:
                 ev.accept()  # Esc is for the label box here, not "clear the selection"
                 return False
@@ -1328,6 +1378,101 @@ class MainWindow(QMainWindow):
 
     def use_detection_boxes(self) -> None:
         self.boxes.use_detections(self._last_drawn)
+
+    # ================================================================ node search, cursor, ground truth
+    def focus_search(self) -> None:
+        """Ctrl+F: the node search box gets the keyboard."""
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def find_nodes(self, text: str, step: int = 0) -> list[int]:
+        """Select the shown objects whose display name contains ``text`` (case-insensitive) and bring
+        the ``step``-th next one into the middle of the graph. Returns the matches."""
+        e, g = self.state.current, self._last_drawn
+        text = (text or "").strip().lower()
+        if e is None or g is None or not text:
+            self._found = []
+            return []
+        names = self.stable_labels(e, g)
+        found = [o.index for o in sorted(g.objects, key=lambda o: names.get(o.index, "")) if text in names[o.index].lower()]
+        if found != getattr(self, "_found", None):
+            self._found, self._found_at = found, 0
+        elif step:
+            self._found_at = (self._found_at + step) % len(found)
+        if found:
+            self.state.select(objects=found)
+            key = found[self._found_at % len(found)]
+            self.graph_view.center_on(key)
+            self.statusBar().showMessage(f"{len(found)} object(s) match '{text}' · {names[key]}", 4000)
+        else:
+            self.statusBar().showMessage(f"No object named like '{text}'", 3000)
+        return found
+
+    _cursor = (0.0, 0.0, False)
+
+    def _cursor_moved(self, x: float, y: float, inside: bool) -> None:
+        self._cursor = (x, y, inside)
+        zoom = f"{self.image_view.zoom_percent():.0f}%"
+        self.cursor_label.setText(f"x {int(x)}  y {int(y)} · {zoom}" if inside else zoom)
+
+    def ground_truth_graph(self, e: ImageEntry | None = None):
+        """The image's given boxes (or, in SGDet, the shown objects) with their labels and the relations
+        shown now among them, as a scene graph to be saved as ground truth (scores 1)."""
+        from nodis.graph import ObjectNode, Relation, SceneGraph
+
+        e = e or self.state.current
+        if e is None or self.state.vocab is None:
+            return None
+        v = self.state.vocab
+        g = self._last_drawn
+        shown = {o.index: o for o in g.objects} if g is not None else {}
+        if e.boxes:
+            labels = [e.labels[k] if k < len(e.labels) and self.state.mode == "predcls"
+                      else (shown[k].label if k in shown else 0) for k in range(len(e.boxes))]
+            items = [(k, b, lab) for k, (b, lab) in enumerate(zip(e.boxes, labels)) if lab > 0]
+        else:
+            items = [(o.index, list(o.box), o.label) for o in (g.objects if g is not None else [])]
+        if not items:
+            return None
+        new_id = {k: n for n, (k, _, _) in enumerate(items)}
+        objs = [ObjectNode(new_id[k], tuple(float(x) for x in b), int(lab), v.classes[int(lab)], 1.0)
+                for k, b, lab in items]
+        rels = [Relation(new_id[r.subject], new_id[r.object], r.predicate, r.name, 1.0, 1.0)
+                for r in (g.relations if g is not None else []) if r.subject in new_id and r.object in new_id]
+        size = tuple(g.image_size) if g is not None else (int(self.image_view._image_shape[1]), int(self.image_view._image_shape[0]))
+        return SceneGraph(objs, rels, size, mode="gt", image=str(e.path), class_names=list(v.classes),
+                          predicate_names=list(v.predicates))
+
+    def save_ground_truth(self, path: str | Path | None = None) -> Path | None:
+        """Write :meth:`ground_truth_graph` as nodis JSON (default ``<stem>.gt.json`` beside the image,
+        which the viewer reads back as this image's ground truth) and use it at once."""
+        from nodis.export import atomic_write_text
+
+        e = self.state.current
+        g = self.ground_truth_graph(e)
+        if g is None:
+            self.error("Nothing to save", "Give the image boxes (and labels) first: PredCls or SGCls, draw or edit boxes.")
+            return None
+        path = Path(path) if path else e.path.with_name(e.path.stem + ".gt.json")
+        try:
+            atomic_write_text(path, g.to_json())
+        except (OSError, NodisError) as err:
+            self.error("Could not save the ground truth", f"{path}: {err}")
+            return None
+        self.statusBar().showMessage(f"Saved {len(g.objects)} objects and {len(g.relations)} relations to {path.name}", 6000)
+        e.gt, e.gt_source, e.gt_error = None, "", ""
+        self._prepare(e, rerun=True)  # read back (as any ground truth) and run again with it
+        return path
+
+    def save_ground_truth_dialog(self) -> None:
+        e = self.state.current
+        if e is None:
+            return
+        default = e.path.with_name(e.path.stem + ".gt.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save boxes as ground truth", str(default),
+                                              "nodis ground truth (*.gt.json);;All files (*)")
+        if path:
+            self.save_ground_truth(path)
 
     # ================================================================ dialogs
     def error(self, title: str, msg: str) -> None:
