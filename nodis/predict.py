@@ -40,6 +40,7 @@ import math
 import os
 import sys
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -1002,6 +1003,7 @@ def _write_manifest(run_dir: Path, shard: tuple[int, int], items: Sequence[_Item
     """``shard.json``: which inputs this shard owns, with which settings, and that it finished."""
     doc = {"schema": MANIFEST_SCHEMA, "shard": list(shard), "inputs": _inputs_key(items), "num_inputs": len(items),
            "formats": sorted(fmts), "settings": _fingerprint(settings), "complete": True, "finished": _now(),
+           "run_id": uuid.uuid4().hex,  # tells one finish of this shard from the next (the merge marker)
            "items": [{"position": it.position, "image": str(it.path), "resolved": it.resolved, "name": it.name}
                      for it in mine]}
     export.atomic_write_text(run_dir / MANIFEST_NAME, json.dumps(doc, ensure_ascii=False) + "\n")
@@ -1064,19 +1066,26 @@ def merge_shards(out_dir: str | Path) -> MergeSummary:
         raise InputError(f"{out_dir}: nothing to merge (no {SHARDS_DIR}/ folder; shards are written by "
                          f"`nodis predict ... --shard I/N --out {out_dir}`)")
     with _MergeLock(out_dir):
-        return _merge_locked(out_dir)
+        return _merge_locked(out_dir)  # type: ignore[return-value]
 
 
 def try_merge(out_dir: str | Path) -> MergeSummary | None:
-    """:func:`merge_shards` when every shard has finished, else None (logged)."""
+    """Merge when every shard has finished and no other shard has already merged these very shard
+    results (two shards finishing together both see the run complete; only the first merges),
+    else None (logged)."""
+    out_dir = Path(out_dir)
     try:
-        return merge_shards(out_dir)
+        with _MergeLock(out_dir):
+            return _merge_locked(out_dir, once=True)
     except ShardsIncomplete as e:
         log.info("%s", e)
         return None
 
 
-def _merge_locked(out_dir: Path) -> MergeSummary:
+MERGED_MARK = ".merged"
+
+
+def _merge_locked(out_dir: Path, once: bool = False) -> MergeSummary | None:
     manifests = _read_manifests(out_dir)
     if not manifests:
         raise ShardsIncomplete(f"{out_dir}: no finished shard yet (no {SHARDS_DIR}/I-of-N/{MANIFEST_NAME})")
@@ -1097,6 +1106,11 @@ def _merge_locked(out_dir: Path) -> MergeSummary:
     num = int(newest.get("num_inputs", len(items)))
     if [x["position"] for x in items] != list(range(num)):
         raise InputError(f"{out_dir}: the shard files do not cover the {num} inputs exactly once; rerun the shards")
+    mark = json.dumps({"inputs": key, "shards": n, "finished": sorted((i, str(m.get("run_id") or m.get("finished", ""))) for i, m in group.items())})
+    mark_path = out_dir / SHARDS_DIR / MERGED_MARK
+    if once and mark_path.is_file() and export.read_regular_bytes(mark_path).decode("utf-8", "replace") == mark:
+        log.info("%s: these shards were already merged by another shard", out_dir)
+        return None
     latest = _latest_records(out_dir)
     ours = {x["resolved"] for x in items}
 
@@ -1125,5 +1139,6 @@ def _merge_locked(out_dir: Path) -> MergeSummary:
         export.remove_outputs([out_dir / ERRORS_NAME])
     run_items = [_Item(Path(x["image"]), x["name"], x["position"], x["resolved"]) for x in items]
     summary.run_outputs = write_run_outputs(out_dir, run_items, newest.get("formats") or ())
+    export.atomic_write_text(mark_path, mark)
     log.info("merged %d shards of %s: %d images, %d failed", n, out_dir, summary.done, len(summary.failed))
     return summary

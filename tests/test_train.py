@@ -93,9 +93,13 @@ def test_two_process_ddp(toy, tmp_path):
         "train(cfg, progress=False)\n" % (str(Path(__file__).resolve().parent.parent), str(toy), str(out))
     )
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533", "-c", script]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           "--no-python", sys.executable, "-c", script]
+    import socket
+
+    with socket.socket() as sock:  # a free port: another run of this test may hold a fixed one
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(port), "--no-python", sys.executable, "-c", script]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert res.returncode == 0, res.stderr[-3000:]
     log = json.loads((out / "train_log.json").read_text())
