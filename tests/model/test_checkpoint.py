@@ -15,7 +15,7 @@ from nodis.config import preset
 from nodis.errors import CheckpointError
 from nodis.model import NODIS
 from nodis.vocab import vg150
-from tests.helpers import BOXES, LABELS, given, make_model
+from tests.helpers import given, make_model
 
 # reduced-width variant of the official layout: exact key names, VGG16 backbone, smaller heads/image
 SMALL_VG = dict(image_size=160, roi_dim=256, hidden_dim=64, embed_dim=32, pos_dim=16, rpn_post_nms=64, max_objects=12)
