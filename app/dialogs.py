@@ -27,24 +27,32 @@ import nodis
 SHORTCUTS: list[tuple[str, str]] = [
     ("Ctrl+O", "Open image(s)"),
     ("Ctrl+Shift+O", "Open folder"),
-    ("D / Page Down", "Next image"),
-    ("A / Page Up", "Previous image"),
+    ("D / PgDown", "Next image"),
+    ("A / PgUp", "Previous image"),
     ("Ctrl+R", "Re-run inference on the current image"),
     ("Ctrl+Shift+R", "Run all images in the current mode"),
     ("Ctrl+.", "Cancel queued and running inference"),
     ("1 / 2 / 3", "Mode: SGDet / SGCls / PredCls"),
-    ("→ / ←", "ODE time t: next / previous grid point"),
-    ("Shift+→ / Shift+←", "ODE time t: ±0.25"),
+    ("Right / Left", "ODE time t: next / previous grid point"),
+    ("Shift+Right / Shift+Left", "ODE time t: ±0.25"),
     ("Home / End", "t = 0 / last t (2.5)"),
     ("E", "Jump to t_end (training end time, 1.5)"),
     ("Space", "Play / pause the ODE time"),
     ("L", "Link / unlink object-ODE and predicate-ODE times"),
     ("B", "Draw-box tool (SGCls / PredCls)"),
-    ("Delete", "Remove the selected box (SGCls / PredCls)"),
+    ("Del", "Remove the selected box (SGCls / PredCls)"),
+    ("Ctrl+Z", "Undo a box edit"),
+    ("Ctrl+Shift+Z / Ctrl+Y", "Redo a box edit"),
+    ("Ctrl+Shift+G", "Save the boxes and labels as this image's ground truth"),
+    ("Ctrl+C", "Copy the selected triplets (all shown ones when nothing is selected)"),
+    ("Ctrl+F", "Find a node by name (Enter: next match, Esc: done)"),
     ("G", "Colour by ground truth on / off"),
+    ("H", "Show / hide the boxes"),
+    ("T", "Show / hide the box tags"),
+    ("P", "Show / hide the predicate labels"),
     ("F", "Fit image and graph to their views"),
-    ("Ctrl+= / Ctrl+-", "Zoom the image in / out (mouse wheel also zooms, drag pans)"),
-    ("Esc", "Clear the selection"),
+    ("Ctrl+= / Ctrl++ / Ctrl+-", "Zoom the image in / out (mouse wheel also zooms, drag pans)"),
+    ("Esc", "Clear the selection (in the label or search box: back to the image)"),
     ("Ctrl+S", "Export the scene graph (nodis JSON)"),
     ("Ctrl+Shift+E", "Export the graph drawing (PNG)"),
     ("Ctrl+Shift+S", "Batch export all images"),
@@ -67,8 +75,9 @@ class ShortcutsDialog(QDialog):
         table.horizontalHeader().setStretchLastSection(True)
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         hint = QLabel("Mouse: wheel zooms, drag pans; click a box, node, edge or table row to select "
-                      "(Ctrl/Shift adds); drag graph nodes to rearrange; hover for class and predicate "
-                      "probabilities. Drop images or folders anywhere on the window.")
+                      "(Ctrl/Shift adds); right-click a box, node or edge for its menu; drag graph nodes to "
+                      "rearrange; hover for class and predicate probabilities (the counterparts light up). "
+                      "Drop images or folders anywhere on the window.")
         hint.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)

@@ -341,7 +341,7 @@ class MainWindow(QMainWindow):
         A = self._action
         self.act_open = A("&Open image…", self.open_images_dialog, QKeySequence.StandardKey.Open, "Open image files")
         self.act_open_dir = A("Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O", "Open every image in a folder")
-        self.act_quit = A("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_quit = A("&Quit", self.close, ["Ctrl+Q"])
         self.act_next = A("Next image", lambda: self.state.step_current(1), ["D", "PgDown"])
         self.act_prev = A("Previous image", lambda: self.state.step_current(-1), ["A", "PgUp"])
         self.act_remove = A("Remove image from list", self.remove_current, None)

@@ -17,8 +17,8 @@ Measured in the real main window (offscreen Qt) with the shipped demo model, SGD
   the exact graph of that time is drawn (goal < 0.25 s), and until the view shows anything for it
   (the nearest decoded time, marked as such, is drawn at once).
 
-The load is ``--load-procs`` processes spinning in pure Python at normal priority (on top of whatever
-else runs: the report records the load average and the busiest processes before each run).
+The load is ``--load-procs`` processes spinning in pure Python at the benchmark's own priority (on top
+of whatever else runs: the report records the load average and the busiest processes before each run).
 Results go to ``docs/benchmarks_viewer.json`` and a section of ``docs/benchmarks.md``.
 """
 from __future__ import annotations
@@ -313,6 +313,8 @@ def main() -> int:
     ap.add_argument("--moves", type=int, default=150, help="slider moves per kind")
     ap.add_argument("--fresh", type=int, default=12, help="jumps to undecoded times")
     ap.add_argument("--report-only", action="store_true", help="rewrite the docs section from the JSON")
+    ap.add_argument("--keep-other-runs", action="store_true",
+                    help="keep the runs of the JSON with other --load-procs values (rerun one of them only)")
     ap.add_argument("--sections", default="first,slider", help="comma list: first, slider (a partial run "
                     "prints its numbers and writes neither the JSON nor the docs)")
     args = ap.parse_args()
@@ -327,6 +329,10 @@ def main() -> int:
         runs.append(run_all(args, args.load_procs))
     if set(args.sections) != {"first", "slider"}:
         return 0
+    if args.keep_other_runs and JSON_OUT.is_file():  # e.g. redo the idle run when the machine is quiet
+        old = json.loads(JSON_OUT.read_text())["runs"]
+        runs = sorted(runs + [r for r in old if r["load_procs"] not in {x["load_procs"] for x in runs}],
+                      key=lambda r: r["load_procs"])
     data = {"date": time.strftime("%Y-%m-%d %H:%M"), "runs": runs}
     JSON_OUT.write_text(json.dumps(data, indent=1) + "\n")
     write_report(data)

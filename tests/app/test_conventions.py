@@ -174,3 +174,43 @@ def test_edited_boxes_saved_as_ground_truth_and_read_back(qtbot, make_window, no
     wait_done(qtbot, w2, e2, decoded=False)
     assert e2.boxes_from_gt and e2.labels == [v.class_index("dog"), v.class_index("man")]
     assert e2.gt is not None and len(e2.gt.relations) == len(shown)
+
+
+def test_every_shortcut_and_menu_is_documented(make_window):
+    """docs/viewer.md and Help ▸ Keyboard shortcuts list every shortcut and every menu item."""
+    from pathlib import Path
+
+    from nodis_viewer.dialogs import SHORTCUTS
+    from PySide6.QtGui import QKeySequence
+
+    w = make_window(wait_model=False)
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "viewer.md").read_text(encoding="utf-8")
+    keys = {k.strip() for ks, _ in SHORTCUTS for k in ks.split(" / ")}
+    table = {cell.strip() for line in doc.splitlines() if line.startswith("| ") for cell in line.split("|")[1:2]}
+    doc_keys = {k.strip() for cell in table for k in cell.split(" / ")}
+    missing_help, missing_doc, items = [], [], []
+
+    def walk(menu, path):
+        for a in menu.actions():
+            if a.isSeparator() or not a.text():
+                continue
+            name = a.text().replace("&", "")
+            if a.menu() is not None:
+                walk(a.menu(), path + [name])
+                continue
+            items.append((path, name))
+            for sc in a.shortcuts():
+                k = sc.toString(QKeySequence.SequenceFormat.PortableText)
+                if k not in keys:
+                    missing_help.append(f"{name}: {k}")
+                if k not in doc_keys:
+                    missing_doc.append(f"{name}: {k}")
+
+    for m in w.menuBar().actions():
+        walk(m.menu(), [m.text().replace("&", "")])
+    assert not missing_help and not missing_doc, (missing_help, missing_doc)
+    menus = {line.split("|")[1].strip().strip("*"): line for line in doc.splitlines()
+             if line.startswith("| **")}
+    undocumented = [f"{' ▸ '.join(p)} ▸ {n}" for p, n in items
+                    if p[0] in menus and n not in menus[p[0]] and p[-1] != "Open recent"]
+    assert len(items) > 50 and not undocumented, undocumented
