@@ -273,7 +273,7 @@ def report(data: dict) -> str:
     for r in runs:
         r["label"] = "no added load" if r["load_procs"] == 0 else f"+ {r['load_procs']} busy processes"
     m = runs[0]["machine"]
-    parts = [BEGIN, "## Viewer latency (issue 14): scheduling and the slider", "",
+    parts = [BEGIN, "## Viewer latency: scheduling and the slider", "",
              f"`python benchmarks/bench_viewer.py` on {m['cpus']} CPUs ({m['platform']}, Python {m['python']}); "
              "the real main window offscreen, the shipped demo model, SGDet on `resources/samples` "
              "(six images; slider and undecoded times on `4001.jpg`, "
