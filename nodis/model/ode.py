@@ -139,6 +139,7 @@ class ODEBlock(nn.Module):
         self.rtol = rtol
         self.atol = atol
         self.step_size = step_size
+        self.max_num_steps: int | None = None  # a cap on adaptive steps, set only while training
 
     def forward(self, x: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, int]:
         if times.ndim != 1 or times.numel() < 2:
@@ -150,6 +151,9 @@ class ODEBlock(nn.Module):
         if x.shape[0] == 0:
             return x.new_zeros((times.numel(), *x.shape)), 0
         options = {"step_size": self.step_size} if self.solver in FIXED_STEP else None
+        cap = getattr(self, "max_num_steps", None)
+        if cap and self.solver not in FIXED_STEP:  # training guard (nodis.train): refuse a runaway solve
+            options = {"max_num_steps": int(cap)}
         lstm = getattr(self.odeFunc, "lstm", None)
         split = isinstance(lstm, nn.LSTM) and getattr(self.odeFunc, "split", False) and split_directions_active(lstm, x)
         if split:
@@ -162,8 +166,13 @@ class ODEBlock(nn.Module):
                 return self.odeFunc(t, y)
 
             with single_intraop_thread(split):
-                states = odeint(func, x, times.to(device=x.device, dtype=x.dtype), rtol=self.rtol,
-                                atol=self.atol, method=self.solver, options=options)
+                try:
+                    states = odeint(func, x, times.to(device=x.device, dtype=x.dtype), rtol=self.rtol,
+                                    atol=self.atol, method=self.solver, options=options)
+                except AssertionError as e:
+                    if cap and "max_num_steps" in str(e):
+                        raise SolverStepLimit(f"the adaptive ODE solver needed more than {cap} steps") from None
+                    raise
             self.last_eval_times = [float(v) for v in torch.stack(evals).double().cpu()] if evals else []
         finally:
             if split:
@@ -176,6 +185,10 @@ class ODEBlock(nn.Module):
         reset = getattr(self.odeFunc, "reset", None)
         if reset is not None:
             reset()
+
+
+class SolverStepLimit(RuntimeError):
+    """An adaptive solve went past ``max_num_steps`` (set only while training, see nodis.train)."""
 
 
 def nfe_until(eval_times, t_stop: float, solver: str = "dopri5", t_last: float | None = None) -> int | None:
