@@ -174,3 +174,41 @@ def test_truncated_training_state_gives_a_clear_error(toy, tmp_path):
     with pytest.raises(CheckpointError, match="damaged"):
         run_stage(build_model(cfg), "detector", cfg, tmp_path / "det.pt", progress=False)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_runaway_relation_solve_skips_the_batch_and_changes_nothing(toy, tmp_path):
+    """A cap of one adaptive step: every relation batch's object ODE exceeds it, so every batch is
+    skipped (counted, logged) and no parameter moves; without the cap the same steps train."""
+    cfg = tiny_cfg(toy, tmp_path, sgdet_fraction=0.0, ode_max_steps=1)
+    model = build_model(cfg)
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    r = run_stage(model, "relation", cfg, tmp_path / "rel.pt", progress=False, max_steps=3)
+    assert r["steps"] == 3 and r["skipped"] == 3
+    assert all(rec.get("skipped") == 1.0 for rec in r["history"])
+    # (batch-norm running statistics of the aborted forward pass may move; no parameter does)
+    assert all(torch.equal(before[k], v) for k, v in model.named_parameters())
+    # the cap is lifted after training: inference solves freely
+    from nodis.model.ode import ODEBlock
+    assert all(m.max_num_steps is None for m in model.modules() if isinstance(m, ODEBlock))
+    cfg2 = tiny_cfg(toy, tmp_path / "free", sgdet_fraction=0.0, ode_max_steps=0)
+    model2 = build_model(cfg2)
+    before2 = {k: v.detach().clone() for k, v in model2.named_parameters()}
+    r2 = run_stage(model2, "relation", cfg2, tmp_path / "free.pt", progress=False, max_steps=3)
+    assert r2["skipped"] == 0
+    assert any(not torch.equal(before2[k], v) for k, v in model2.named_parameters())
+
+
+def test_ode_block_step_cap_raises_a_named_error():
+    from nodis.model.ode import ODEBlock, SolverStepLimit
+
+    class Stiff(torch.nn.Module):
+        def forward(self, t, y):
+            return -500.0 * (y - torch.cos(t))
+
+    blk = ODEBlock(Stiff(), solver="dopri5", rtol=1e-6, atol=1e-6)
+    y0 = torch.ones(4, 3)
+    times = torch.tensor([0.0, 1.5])
+    blk(y0, times)  # no cap: solves
+    blk.max_num_steps = 5
+    with pytest.raises(SolverStepLimit):
+        blk(y0, times)
