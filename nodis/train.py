@@ -35,8 +35,8 @@ from .data.vg import VGDataset, read_vocab
 from .errors import CheckpointError, ConfigError, DatasetError
 from .model import NODIS
 from .model.box_ops import encode_deltas
-from .model.ode import ODEBlock, SolverStepLimit
 from .model.nodis import pair_order
+from .model.ode import ODEBlock, SolverStepLimit
 from .model.relations import unpad
 
 log = logging.getLogger(__name__)
