@@ -5,7 +5,7 @@ fit the two axes separately on the training boxes scaled to the model input: the
 the 12.5/37.5/62.5/87.5 % quantiles of log(h / w), and the scales log-evenly spaced from the 2nd to
 the 98th percentile of the box side sqrt(w * h) (so neighbouring anchors differ by about 2x). Prints the values the ``demo`` preset uses.
 
-    python scripts/fit_anchors.py data/world --image-size 384 --anchor-size 8
+    python scripts/fit_anchors.py data/world --image-size 320 --anchor-size 16
 """
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def fit(root: str, image_size: int, anchor_size: int, n_ratios: int = 4, n_scale
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("root")
-    ap.add_argument("--image-size", type=int, default=384)
-    ap.add_argument("--anchor-size", type=int, default=8)
+    ap.add_argument("--image-size", type=int, default=320)
+    ap.add_argument("--anchor-size", type=int, default=16)
     a = ap.parse_args()
     ratios, scales = fit(a.root, a.image_size, a.anchor_size)
     print(f"anchor_ratios={tuple(ratios)}\nanchor_scales={tuple(scales)}")
