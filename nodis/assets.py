@@ -79,13 +79,53 @@ def model_card(weights: str | Path | None = None) -> Path | None:
     return p if p.is_file() else None
 
 
-def checkpoint_metrics(weights: str | Path | None = None) -> dict[str, Any] | None:
-    """The test metrics written beside a checkpoint (``metrics.json``: ``{mode: {"R@50": ...}}``, as
-    ``nodis eval --json`` and ``nodis train`` write them), or None when there is none or it is unreadable.
-    Default: the shipped demo model's ``weights/metrics.json``."""
-    p = Path(weights).with_name("metrics.json") if weights else asset("weights", "metrics.json")
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def checkpoint_record(weights: str | Path) -> dict[str, str]:
+    """``{"file": name, "sha256": ...}``: what an evaluation result records of the checkpoint it measured."""
+    return {"file": Path(weights).name, "sha256": file_sha256(weights)}
+
+
+def metrics_beside(weights: str | Path | None = None) -> tuple[dict[str, Any] | None, str | None]:
+    """The test metrics written beside a checkpoint and, when they cannot be used, why.
+
+    Returns ``(metrics, None)``, or ``(None, reason)`` when ``metrics.json`` is there but unreadable or
+    records another checkpoint's sha256 (metrics left beside a retrained or replaced file must not be
+    shown as this file's), or ``(None, None)`` when there is none."""
+    w = Path(weights) if weights else asset("weights", DEMO_FILE)
+    p = w.with_name("metrics.json")
+    if not p.exists():
+        return None, None
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
+    except (OSError, ValueError) as e:
+        return None, f"{p} is unreadable ({e.__class__.__name__})"
+    if not isinstance(doc, dict):
+        return None, f"{p} is not a JSON object"
+    rec = doc.get("checkpoint")
+    if isinstance(rec, dict) and isinstance(rec.get("sha256"), str) and w.is_file():
+        try:
+            actual = file_sha256(w)
+        except OSError as e:
+            return None, f"{w} is unreadable ({e.__class__.__name__})"
+        if actual != rec["sha256"]:
+            return None, (f"{p} was measured on another file (sha256 {rec['sha256'][:12]}…, this one "
+                          f"{actual[:12]}…); rerun the evaluation for this checkpoint")
+    return doc, None
+
+
+def checkpoint_metrics(weights: str | Path | None = None) -> dict[str, Any] | None:
+    """The test metrics written beside a checkpoint (``metrics.json``: ``{mode: {"R@50": ...}}``, as
+    ``nodis eval --json`` and ``scripts/model_card.py`` write them), or None when there is none, it is
+    unreadable, or it records another checkpoint's sha256 (:func:`metrics_beside` says why).
+    Default: the shipped demo model's ``weights/metrics.json``."""
+    return metrics_beside(weights)[0]

@@ -618,7 +618,9 @@ def run_info(args) -> int:
     from .checkpoint import read_header
 
     header = read_header(path)
-    metrics = assets.checkpoint_metrics(path)
+    metrics, why = assets.metrics_beside(path)
+    if why:
+        print(f"note: test metrics not shown: {why}", file=sys.stderr)
     if args.json:
         doc = dict(header, name=path.stem)
         if metrics:

@@ -178,6 +178,7 @@ def run_eval(args) -> int:
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
     results = {}
+    checkpoint = None
     if args.predictions:
         given = [o for o, v in (("--weights", args.weights), ("--times", args.times), ("--device", args.device)) if v]
         if given:
@@ -196,6 +197,7 @@ def run_eval(args) -> int:
         if args.device is not None:
             resolve_device(args.device)
         model = load_model_for_cli(args.weights, args.device, quiet=args.quiet)
+        checkpoint = _checkpoint_record(args.weights)
         for m in modes:
             results[m] = evaluate_model(model, args.data, m, split=args.split, limit=args.limit,
                                         num_val_im=args.num_val_im, times=times, progress=not args.quiet,
@@ -214,8 +216,21 @@ def run_eval(args) -> int:
     if args.json:
         from .export import atomic_write_text
 
-        atomic_write_text(args.json, json.dumps(results, indent=2))
+        doc = dict(results)
+        if checkpoint is not None:
+            doc["checkpoint"] = checkpoint  # ties metrics.json to the file it measured (nodis info checks it)
+        atomic_write_text(args.json, json.dumps(doc, indent=2))
     return 0
+
+
+def _checkpoint_record(weights: str | None) -> dict | None:
+    """File name and sha256 of the checkpoint being evaluated (None for ``--weights random``)."""
+    from . import assets
+
+    if weights == assets.RANDOM_WEIGHTS:
+        return None
+    path = Path(weights) if weights else assets.demo_weights()
+    return assets.checkpoint_record(path) if path is not None and Path(path).is_file() else None
 
 
 def register_all(sub) -> None:

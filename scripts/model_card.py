@@ -92,7 +92,9 @@ def assemble(args) -> None:
     stages = log.get("stages", {})
     train_min = sum(float(v.get("seconds", 0)) for v in stages.values()) / 60
     story = {m: json.loads((parts / f"story-{m}.json").read_text()) for m in ("sgcls", "sgdet")}
-    metrics = {**results, "detector": det, "story_of_t": {m: {"images": story[m]["num_images"], "by_t": story[m]["by_t"]}
+    from nodis.assets import checkpoint_record
+
+    metrics = {**results, "checkpoint": checkpoint_record(weights), "detector": det, "story_of_t": {m: {"images": story[m]["num_images"], "by_t": story[m]["by_t"]}
                                                          for m in story}}
     metrics_path = Path(args.out).with_name("metrics.json")
     metrics_path.write_text(json.dumps(metrics, indent=2))

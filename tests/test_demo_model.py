@@ -153,3 +153,44 @@ def test_user_docs_have_no_internal_wording():
 def test_default_output_folders_are_ignored_by_git():
     lines = {ln.strip() for ln in (ROOT / ".gitignore").read_text().splitlines()}
     assert {"/out/", "/runs/", "/data/"} <= lines
+
+
+def test_metrics_beside_a_replaced_checkpoint_are_not_shown_as_its_own(tmp_path, capsys):
+    """metrics.json records the sha256 of the file it measured; `nodis info` shows it only beside that file."""
+    w = tmp_path / "model.safetensors"
+    shutil.copyfile(assets.demo_weights(), w)
+    metrics = json.loads((assets.weights_dir() / "metrics.json").read_text())
+    assert metrics["checkpoint"]["sha256"] == assets.file_sha256(assets.demo_weights())  # the shipped pair agrees
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    assert main(["info", str(w)]) == 0
+    out, err = capsys.readouterr()
+    assert "test sgdet" in out and "note:" not in err
+    with open(w, "r+b") as f:  # a retrained file in the same place: one byte of a tensor differs
+        f.seek(-1, 2)
+        last = f.read(1)
+        f.seek(-1, 2)
+        f.write(bytes([last[0] ^ 1]))
+    assert assets.checkpoint_metrics(w) is None
+    assert main(["info", str(w)]) == 0
+    out, err = capsys.readouterr()
+    assert "test sgdet" not in out and "measured on another file" in err
+    # results without a recorded checkpoint (older files) are still shown
+    metrics.pop("checkpoint")
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    assert assets.checkpoint_metrics(w)["sgdet"]["R@50"] == metrics["sgdet"]["R@50"]
+
+
+def test_eval_json_records_the_checkpoint_it_measured(tmp_path, capsys):
+    from tests.helpers import make_model, make_toy_dataset
+
+    from nodis.checkpoint import save_checkpoint
+
+    toy = make_toy_dataset(tmp_path / "toy", n_train=4, n_test=2)
+    w = tmp_path / "m.safetensors"
+    save_checkpoint(make_model(), w)
+    code = main(["eval", "--data", str(toy), "--weights", str(w), "--mode", "predcls", "--json",
+                 str(tmp_path / "metrics.json"), "-q"])
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads((tmp_path / "metrics.json").read_text())
+    assert doc["checkpoint"] == {"file": "m.safetensors", "sha256": assets.file_sha256(w)}
+    assert assets.checkpoint_metrics(w)["predcls"]["num_images"] == 2
