@@ -778,111 +778,114 @@ def predict_paths(model, inputs: Iterable[str | Path], out_dir: str | Path, *, m
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise ExportError(f"cannot create the shard folder {run_dir}: {e.strerror or e}") from None
-    # temporary files of a killed run (never those a live process is writing: they are locked)
-    export.clean_stale_temp(out_dir, suffixes=_TEMP_SUFFIXES)
-    if run_dir != out_dir:
-        export.clean_stale_temp(run_dir, suffixes=_TEMP_SUFFIXES)
+    # one run at a time per run folder (a shard has its own): a second run into the same --out would
+    # interleave its index with this one's and overwrite its files
+    with _RunLock(run_dir):
+        # temporary files of a killed run (never those a live process is writing: they are locked)
+        export.clean_stale_temp(out_dir, suffixes=_TEMP_SUFFIXES)
+        if run_dir != out_dir:
+            export.clean_stale_temp(run_dir, suffixes=_TEMP_SUFFIXES)
 
-    inputs = list(inputs)
-    for inp in inputs:
-        if Path(inp).is_dir() and _same(Path(inp), out_dir):
-            raise ConfigError(f"the output folder {out_dir} is also an input folder; choose another --out "
-                              "(outputs such as NAME.png would be read as images on the next run)")
-    all_paths = expand_inputs(inputs, exclude=[out_dir])
-    if not all_paths:
-        raise InputError("no images found in " + ", ".join(map(str, inputs))
-                         + f" (looked for {', '.join(IMAGE_SUFFIXES)})")
-    names = output_names(all_paths)
-    items = []
-    for k, (p, n) in enumerate(zip(all_paths, names)):
-        items.append(_Item(p, n, k, _resolved(p)))
-    mine = [it for it in items if shard_t is None or it.position % shard_t[1] == shard_t[0]]
+        inputs = list(inputs)
+        for inp in inputs:
+            if Path(inp).is_dir() and _same(Path(inp), out_dir):
+                raise ConfigError(f"the output folder {out_dir} is also an input folder; choose another --out "
+                                  "(outputs such as NAME.png would be read as images on the next run)")
+        all_paths = expand_inputs(inputs, exclude=[out_dir])
+        if not all_paths:
+            raise InputError("no images found in " + ", ".join(map(str, inputs))
+                             + f" (looked for {', '.join(IMAGE_SUFFIXES)})")
+        names = output_names(all_paths)
+        items = []
+        for k, (p, n) in enumerate(zip(all_paths, names)):
+            items.append(_Item(p, n, k, _resolved(p)))
+        mine = [it for it in items if shard_t is None or it.position % shard_t[1] == shard_t[0]]
 
-    settings = {"mode": mode, "model": _model_info(model), "times": out_t, "top_k": top_k, "threshold": threshold,
-                "object_threshold": object_threshold,
-                "distributions": distributions, "strip_times": strip_t, "formats": sorted(fmts)}
-    summary = RunSummary(total=len(mine), out_dir=out_dir, shard=shard_t)
-    latest = _latest_records(out_dir) if resume else {}
+        settings = {"mode": mode, "model": _model_info(model), "times": out_t, "top_k": top_k, "threshold": threshold,
+                    "object_threshold": object_threshold,
+                    "distributions": distributions, "strip_times": strip_t, "formats": sorted(fmts)}
+        summary = RunSummary(total=len(mine), out_dir=out_dir, shard=shard_t)
+        latest = _latest_records(out_dir) if resume else {}
 
-    # box lookups (cheap) decide the per-image fingerprint
-    todo: list[tuple[_Item, Any, str]] = []
-    for it in mine:
-        bx: Any = None
-        if box_src is not None:
+        # box lookups (cheap) decide the per-image fingerprint
+        todo: list[tuple[_Item, Any, str]] = []
+        for it in mine:
+            bx: Any = None
+            if box_src is not None:
+                try:
+                    bx = box_src.lookup(it.path)
+                except NodisError as e:
+                    bx = e
+            fp = _fingerprint(settings, None if isinstance(bx, BaseException) else bx)
+            if resume and _complete(latest.get(it.resolved), out_dir, fmts, fp):
+                summary.skipped += 1
+                continue
+            todo.append((it, bx, fp))
+        log.info("%d images found%s; %d to process%s", len(items),
+                 f", {len(mine)} in shard {shard_t[0]}/{shard_t[1]}" if shard_t else "", len(todo),
+                 f" ({summary.skipped} already complete)" if summary.skipped else "")
+
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
             try:
-                bx = box_src.lookup(it.path)
-            except NodisError as e:
-                bx = e
-        fp = _fingerprint(settings, None if isinstance(bx, BaseException) else bx)
-        if resume and _complete(latest.get(it.resolved), out_dir, fmts, fp):
-            summary.skipped += 1
-            continue
-        todo.append((it, bx, fp))
-    log.info("%d images found%s; %d to process%s", len(items),
-             f", {len(mine)} in shard {shard_t[0]}/{shard_t[1]}" if shard_t else "", len(todo),
-             f" ({summary.skipped} already complete)" if summary.skipped else "")
-
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
+                cols = os.get_terminal_size(sys.stderr.fileno()).columns
+            except (OSError, ValueError, AttributeError):
+                cols = 0
+            size = {} if cols > 0 else {"ncols": 100, "nrows": 40}  # a pty without a size (e.g. `script`)
+            bar = tqdm(total=len(todo), unit="img", file=sys.stderr, dynamic_ncols=cols > 0, desc="predict",
+                       smoothing=0.1, **size)
+        box_of = {id(it): (bx, fp) for it, bx, fp in todo}
+        loaded = _prefetch([t[0] for t in todo], workers)
         try:
-            cols = os.get_terminal_size(sys.stderr.fileno()).columns
-        except (OSError, ValueError, AttributeError):
-            cols = 0
-        size = {} if cols > 0 else {"ncols": 100, "nrows": 40}  # a pty without a size (e.g. `script`)
-        bar = tqdm(total=len(todo), unit="img", file=sys.stderr, dynamic_ncols=cols > 0, desc="predict",
-                   smoothing=0.1, **size)
-    box_of = {id(it): (bx, fp) for it, bx, fp in todo}
-    loaded = _prefetch([t[0] for t in todo], workers)
-    try:
-        for it, pil, err in loaded:
-            bx, fp = box_of[id(it)]
-            t0 = time.perf_counter()
-            try:
-                if err is not None:
-                    raise err
-                if isinstance(bx, BaseException):
-                    raise bx
-                rec = _process(model, it, pil, bx, fp, out_dir, mode, fmts, out_t, strip_t, top_k, threshold,
-                               object_threshold, distributions)
-                rec["seconds"] = round(time.perf_counter() - t0, 4)
-                export.append_jsonl(run_dir / INDEX_NAME, rec)
-                summary.done += 1
-            except ExportError:
-                raise
-            except Exception as e:  # noqa: BLE001 - any per-image failure is recorded, the run goes on
-                reason = str(e) if isinstance(e, NodisError) else f"{type(e).__name__}: {e}"
-                if not isinstance(e, NodisError):
-                    log.debug("unexpected error on %s", it.path, exc_info=True)
-                _clear_cuda(e)
-                log.warning("%s", reason if str(it.path) in reason else f"{it.path}: {reason}")
-                summary.failed[str(it.path)] = reason
-                base = {"image": str(it.path), "resolved": it.resolved, "name": it.name}
-                export.append_jsonl(run_dir / ERRORS_NAME, dict(base, error=reason, type=type(e).__name__,
-                                                                finished=_now()))
-                export.append_jsonl(run_dir / INDEX_NAME, dict(base, status="error", error=reason,
-                                                               type=type(e).__name__,
-                                                               seconds=round(time.perf_counter() - t0, 4),
-                                                               finished=_now()))
+            for it, pil, err in loaded:
+                bx, fp = box_of[id(it)]
+                t0 = time.perf_counter()
+                try:
+                    if err is not None:
+                        raise err
+                    if isinstance(bx, BaseException):
+                        raise bx
+                    rec = _process(model, it, pil, bx, fp, out_dir, mode, fmts, out_t, strip_t, top_k, threshold,
+                                   object_threshold, distributions)
+                    rec["seconds"] = round(time.perf_counter() - t0, 4)
+                    export.append_jsonl(run_dir / INDEX_NAME, rec)
+                    summary.done += 1
+                except ExportError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - any per-image failure is recorded, the run goes on
+                    reason = str(e) if isinstance(e, NodisError) else f"{type(e).__name__}: {e}"
+                    if not isinstance(e, NodisError):
+                        log.debug("unexpected error on %s", it.path, exc_info=True)
+                    _clear_cuda(e)
+                    log.warning("%s", reason if str(it.path) in reason else f"{it.path}: {reason}")
+                    summary.failed[str(it.path)] = reason
+                    base = {"image": str(it.path), "resolved": it.resolved, "name": it.name}
+                    export.append_jsonl(run_dir / ERRORS_NAME, dict(base, error=reason, type=type(e).__name__,
+                                                                    finished=_now()))
+                    export.append_jsonl(run_dir / INDEX_NAME, dict(base, status="error", error=reason,
+                                                                   type=type(e).__name__,
+                                                                   seconds=round(time.perf_counter() - t0, 4),
+                                                                   finished=_now()))
+                if bar is not None:
+                    bar.update(1)
+                    if summary.failed:
+                        bar.set_postfix(failed=len(summary.failed), refresh=False)
+        finally:
+            loaded.close()
             if bar is not None:
-                bar.update(1)
-                if summary.failed:
-                    bar.set_postfix(failed=len(summary.failed), refresh=False)
-    finally:
-        loaded.close()
-        if bar is not None:
-            bar.close()
+                bar.close()
 
-    if shard_t is None:
-        summary.run_outputs = write_run_outputs(out_dir, items, fmts)
-    else:
-        summary.run_outputs = write_run_outputs(out_dir, mine, fmts, dest=run_dir)
-        _write_manifest(run_dir, shard_t, items, mine, fmts, settings)
-        if merge is not False:
-            summary.merged = try_merge(out_dir)
-    summary.seconds = time.perf_counter() - t_start
-    return summary
+        if shard_t is None:
+            summary.run_outputs = write_run_outputs(out_dir, items, fmts)
+        else:
+            summary.run_outputs = write_run_outputs(out_dir, mine, fmts, dest=run_dir)
+            _write_manifest(run_dir, shard_t, items, mine, fmts, settings)
+            if merge is not False:
+                summary.merged = try_merge(out_dir)
+        summary.seconds = time.perf_counter() - t_start
+        return summary
 
 
 def _clear_cuda(e: BaseException) -> None:
@@ -1027,6 +1030,62 @@ def _read_manifests(out_dir: Path) -> list[dict[str, Any]]:
             continue
         out.append(doc)
     return out
+
+
+class _RunLock:
+    """An exclusive, non-blocking ``flock`` on ``RUN_DIR/.nodis-run.lock`` for the length of a run
+    (no-op where there is no ``flock``), removed when the run ends. A second run into the same folder
+    is refused at once with the holder's process id, instead of interleaving two indexes."""
+
+    NAME = ".nodis-run.lock"
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / self.NAME
+        self.fd: int | None = None
+
+    def __enter__(self) -> "_RunLock":
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        for _ in range(100):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as e:
+                raise ExportError(f"cannot create the run lock {self.path}: {e.strerror or e}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                try:
+                    holder = os.read(fd, 64).decode("ascii", "replace").strip()
+                except OSError:
+                    holder = ""
+                os.close(fd)
+                who = f" (process {holder})" if holder else ""
+                raise ExportError(f"another nodis predict is writing to {self.path.parent}{who}; wait for it to "
+                                  "finish or choose another --out (--shard I/N runs may share a folder)") from None
+            try:  # the holder before us removes the file when it ends: lock the file that is there now
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        else:
+            raise ExportError(f"cannot take the run lock {self.path}: it keeps being replaced")
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            try:
+                os.unlink(self.path)  # while still holding it (a waiting opener re-checks the inode)
+            except OSError:
+                pass
+            os.close(self.fd)  # releases the lock
+            self.fd = None
 
 
 class _MergeLock:

@@ -355,3 +355,39 @@ def test_unwritable_output_folder_is_a_clear_error(model, tmp_path):
                 predict_paths(model, [img], ro)
         finally:
             ro.chmod(0o700)
+
+
+def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(model, tmp_path):
+    """Two unsharded runs into one --out would interleave their indexes: the second is refused at once
+    (naming the holder's process), nothing of the first is touched, and the folder is free afterwards."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from nodis.errors import ExportError
+
+    src = tmp_path / "imgs"
+    images(src, 2)
+    out = tmp_path / "out"
+    predict_paths(model, [src], out, formats="json")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # another process holds the run lock, as a running `nodis predict` does
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, os, sys, time
+        fd = os.open({str(out / '.nodis-run.lock')!r}, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX); os.ftruncate(fd, 0); os.write(fd, str(os.getpid()).encode())
+        print("held", flush=True); sys.stdin.read()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ExportError, match=f"another nodis predict is writing to .*process {holder.pid}"):
+            predict_paths(model, [src], out, formats="json,csv")
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".nodis-run.lock"} == before
+        # a different shard has its own run folder: not blocked
+        s = predict_paths(model, [src], out, formats="json", shard=(0, 2), merge=False)
+        assert s.done == 1
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    s = predict_paths(model, [src], out, formats="json,csv")  # released when the holder ends
+    assert s.done == 2 and not (out / ".nodis-run.lock").exists()  # our own lock is removed at the end
