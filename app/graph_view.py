@@ -31,6 +31,8 @@ from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 from nodis.render import STATUS_COLORS, graph_layout, node_labels, object_color, text_color_for
 
 from .image_view import ItemPool, Layer
+from .theme import CanvasTheme
+from .theme import current as current_theme
 
 SCENE_W, SCENE_H = 1000.0, 750.0
 CHANGED = QColor(255, 196, 0)
@@ -119,6 +121,7 @@ class NodeItem(QGraphicsItem):
     """A node: a rounded label box of constant screen size, draggable."""
 
     pixmap_cache = True  # small and text-heavy: painted once into a screen pixmap (see ItemPool)
+    halo_color = QColor(255, 255, 255, 230)  # the hover halo (GraphView.apply_theme sets it)
 
     def __init__(self, key, text: str, fill: QColor, fg: QColor, border: QColor, signals: _Signals, font: QFont,
                  width: float = 1.5, dashed: bool = False, tooltip: str = "") -> None:
@@ -172,7 +175,7 @@ class NodeItem(QGraphicsItem):
         r = QRectF(-self.half_w, -self.half_h, 2 * self.half_w, 2 * self.half_h)
         if self.hovered:  # a white halo: the counterpart of a hovered box or table row
             p.save()
-            p.setPen(QPen(QColor(255, 255, 255, 230), 3.0))
+            p.setPen(QPen(self.halo_color, 3.0))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRoundedRect(r.adjusted(-4, -4, 4, 4), 11, 11)
             p.restore()
@@ -440,7 +443,8 @@ class GraphView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.gv = pg.GraphicsView()
-        self.gv.setBackground(QColor(30, 31, 34))
+        self.theme = current_theme()
+        self.gv.setBackground(QColor(*self.theme.background))
         self.vb = _ClickViewBox()
         self.gv.setCentralItem(self.vb)
         lay = QVBoxLayout(self)
@@ -470,12 +474,22 @@ class GraphView(QWidget):
         self._fitted_for = None
         self._layout: dict = {}
         self.note = QLabel("", self)  # e.g. "decoding t = 0.35… (showing t = 0.40)"
-        self.note.setStyleSheet("color: #ffd27a; background: rgba(30, 31, 34, 200); padding: 2px 6px;")
+        self.note.setStyleSheet(self.theme.note_css)
         self.note.move(6, 6)
         self.note.hide()
-        self.empty_text = pg.TextItem("", color=(200, 200, 200), anchor=(0.5, 0.5))
+        self.empty_text = pg.TextItem("", color=self.theme.message, anchor=(0.5, 0.5))
         self.vb.addItem(self.empty_text, ignoreBounds=True)
         self.empty_text.setPos(SCENE_W / 2, SCENE_H / 2)
+        NodeItem.halo_color = QColor(*self.theme.halo, 230)
+
+    def apply_theme(self, theme: CanvasTheme) -> None:
+        """Canvas colours of ``theme`` (background, labels, halos); the next ``set_graph`` draws with them."""
+        self.theme = theme
+        self.gv.setBackground(QColor(*theme.background))
+        self.note.setStyleSheet(theme.note_css)
+        self.empty_text.setColor(QColor(*theme.message))
+        NodeItem.halo_color = QColor(*theme.halo, 230)
+        self.clear()  # every item is drawn again in the new colours
 
     # ------------------------------------------------------------------ drawing
     def clear(self) -> None:
@@ -524,13 +538,16 @@ class GraphView(QWidget):
         any_sel = bool(hl) or bool(sel_rel)
         ref_obj = {r.index: r for r in reference.objects} if reference is not None else None
         font, efont, sig = self.node_font, self.edge_font, self.signals
+        th = self.theme
+        halo = QColor(*th.halo)
+        light = th.name == "light"
         for o in objs:
             pos = layout.get(o.index)
             if pos is None:
                 continue
             rgb = object_color(o.index)
             faded = any_sel and o.index not in hl
-            border = QColor(250, 250, 250) if o.index in hl else qcolor(rgb).darker(160)
+            border = halo if o.index in hl else qcolor(rgb).darker(160)
             width = 3.0 if o.index in hl else 1.5
             if match is not None:
                 border = qcolor(STATUS_COLORS[match.object_status.get(o.index, "fp")])
@@ -560,8 +577,9 @@ class GraphView(QWidget):
                     pos = ((x1 + x2) / 2 / W * SCENE_W, (y1 + y2) / 2 / H * SCENE_H)
                 lab = int(gl[j])
                 name = (names[lab] if 0 <= lab < len(names) else str(lab)) + "-GT"
-                node, _ = pool.get(("node", key), (name,), NodeItem, key, name, QColor(60, 45, 20), orange, orange, sig,
-                                   font, 2.0, dashed=True)
+                fill = QColor(*th.missed_fill)
+                node, _ = pool.get(("node", key), (name, fill), NodeItem, key, name, fill, orange.darker(130 if light else 100),
+                                   orange, sig, font, 2.0, dashed=True)
                 self._place_node(node, key, pos, 39, "missed ground-truth object")
         pairs = {(r.subject, r.object) for r in graph.relations}
         ref_rel = {}
@@ -579,11 +597,13 @@ class GraphView(QWidget):
             if match is not None:
                 rgb = STATUS_COLORS[match.relation_status[k]] if k < len(match.relation_status) else rgb
             color = qcolor(rgb, 60 if faded else EDGE_DEFAULT_ALPHA)
+            if light:  # the object colours are bright: a little darker to read on a light canvas
+                color = color.darker(125)
             was = ref_rel.get((r.subject, r.object))
             changed = reference is not None and (was is None or was.predicate != r.predicate)
-            border = CHANGED if changed else (QColor(250, 250, 250) if selected and any_sel else None)
-            lfg = QColor(235, 235, 235, 110 if faded else 255)
-            lbg = QColor(40, 41, 45, 120 if faded else 225)
+            border = (CHANGED.darker(125) if light else CHANGED) if changed else (halo if selected and any_sel else None)
+            lfg = QColor(*th.label_fg, 110 if faded else 255)
+            lbg = QColor(*th.label_bg, 120 if faded else 225)
             tip = _RelationTip(r, pnames, labels, changed, was)
             key = (r.subject, r.object)
             label, _ = pool.get(("label", key), (r.name, lfg, lbg, border), EdgeLabel, r.name, lfg, lbg, border, efont,
@@ -592,7 +612,7 @@ class GraphView(QWidget):
             self._place_edge(("edge", key), label, 30, src, dst, color, 3.0 if selected and any_sel else 1.8, bend,
                              10, key=key)
         if reference is not None:  # relations at t_end that are not shown now
-            grey, ghost_bg = QColor(170, 170, 170), QColor(40, 41, 45, 160)
+            grey, ghost_bg = QColor(*th.ghost), QColor(*th.ghost_bg, 160)
             for (s, o), r in ref_rel.items():
                 if (s, o) in pairs:
                     continue
@@ -602,7 +622,7 @@ class GraphView(QWidget):
                 text = f"({r.name})"
                 label, _ = pool.get(("ghost-label", s, o), (text,), EdgeLabel, text, grey, ghost_bg, None, efont,
                                     tip=f"shown at t_end: {html.escape(r.name)}")
-                self._place_edge(("ghost-edge", s, o), label, 25, src, dst, QColor(150, 150, 150, 120), 1.2,
+                self._place_edge(("ghost-edge", s, o), label, 25, src, dst, QColor(*th.ghost, 120), 1.2,
                                  -28.0 if (o, s) in pairs else 0.0, 5, dashed=True)
         if match is not None and gt is not None:  # missed ground-truth relations
             gr = np.asarray(gt.relations).reshape(-1, 3)
@@ -617,7 +637,8 @@ class GraphView(QWidget):
                 if src is None or dst is None:
                     continue
                 name = (gpn[p] if 0 <= p < len(gpn) else str(p)) + "-GT"
-                label, _ = pool.get(("gt-label", j), (name,), EdgeLabel, name, orange, QColor(40, 41, 45, 200), orange,
+                label, _ = pool.get(("gt-label", j), (name, th.name), EdgeLabel, name, orange.darker(130 if light else 100),
+                                    QColor(*th.label_bg, 200), orange,
                                     efont, tip="missed ground-truth relation")
                 self._place_edge(("gt-edge", j), label, 26, src, dst, orange, 1.5, -20.0, 6, dashed=True)
         pool.end()

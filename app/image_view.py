@@ -23,6 +23,8 @@ from PySide6.QtWidgets import QGraphicsItem, QLabel, QToolTip, QVBoxLayout, QWid
 
 from nodis.render import STATUS_COLORS, node_labels, object_color, text_color_for
 
+from .theme import current as current_theme
+
 log = logging.getLogger(__name__)
 
 FADED_ALPHA = 70
@@ -337,7 +339,6 @@ class ImageView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.gv = pg.GraphicsView()
-        self.gv.setBackground(QColor(30, 31, 34))
         self.vb = ImageViewBox()
         self.gv.setCentralItem(self.vb)
         self.image_item = pg.ImageItem(axisOrder="row-major")
@@ -348,7 +349,7 @@ class ImageView(QWidget):
         self.message = QLabel("", self)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #d0d0d0; font-size: 14px; background: transparent;")
+        self.apply_theme(current_theme())
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.gv)
@@ -380,6 +381,13 @@ class ImageView(QWidget):
         self.gv.viewport().installEventFilter(self)
         self._mouse_proxy = pg.SignalProxy(self.gv.scene().sigMouseMoved, rateLimit=30, slot=self._on_move)
         self.set_message("Drop images or folders here, or use File ▸ Open (Ctrl+O)")
+
+    def apply_theme(self, theme) -> None:
+        """The canvas around the picture and the empty-canvas message in ``theme``'s colours (the boxes
+        and tags are drawn over the picture and keep theirs)."""
+        self.theme = theme
+        self.gv.setBackground(QColor(*theme.background))
+        self.message.setStyleSheet(f"color: {theme.css(theme.message)}; font-size: 14px; background: transparent;")
 
     # ------------------------------------------------------------------ image
     def set_image(self, arr: np.ndarray | None) -> None:

@@ -43,6 +43,8 @@ from nodis.render import object_color
 from nodis.statespace import Projection, decoder_plane, logit_plane, pca
 
 from .state import ViewerState
+from .theme import current as current_theme
+from .theme import style_legend, style_plot
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +260,7 @@ def _plot_bytes(item, suffix: str) -> bytes:
     ratio = max(2.0, 1200.0 / w)
     img = QImage(int(round(w * ratio)), int(round(h * ratio)), QImage.Format.Format_ARGB32)
     img.setDevicePixelRatio(ratio)
-    img.fill(QColor(*BACKGROUND))
+    img.fill(QColor(*current_theme().background))
     p = QPainter(img)
     try:
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -326,11 +328,9 @@ class StateSpaceView(QWidget):
         self.vs_label = QLabel("vs")
         self.export_btn = export_button(self, "state space", self._export_to)
         self.info = QLabel("")
-        self.info.setStyleSheet("color: #9aa0a6;")
         self.info.setWordWrap(True)
         # the plot and, in a column to its right, the legend of the dots' classes
         self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.setBackground(QColor(*BACKGROUND))
         pi = self.pi = self.canvas.addPlot(row=0, col=0)
         pi.showGrid(x=True, y=True, alpha=0.12)
         pi.hideButtons()
@@ -350,6 +350,7 @@ class StateSpaceView(QWidget):
         cache_static(self._boundary, self._starts, self._ends)
         for t in (*self._side_labels, self._hover_text):
             pi.addItem(t, ignoreBounds=True)
+        self.apply_theme(current_theme())
         self._legend_key: tuple = ()
         # what is drawn
         self._keys: list = []  # object id or (subject, object) per path
@@ -393,6 +394,24 @@ class StateSpaceView(QWidget):
         self._auto_classes = True
         self._ode_changed()
 
+    def apply_theme(self, theme) -> None:
+        """Background, axes, legend, boundary and the dots' outline in ``theme``'s colours."""
+        self.theme = theme
+        self.info.setStyleSheet(f"color: {theme.css(theme.muted)};")
+        self.canvas.setBackground(QColor(*theme.background))
+        style_plot(self.pi, theme, ("left", "bottom"))
+        style_legend(self.legend, theme)
+        self._dot_pen = pg.mkPen(*theme.dot_pen, width=1.2)
+        self._dots.setPen(self._dot_pen)
+        self._boundary.setPen(pg.mkPen(theme.accent, width=1.5, style=Qt.PenStyle.DashLine))
+        for t in self._side_labels:
+            t.setColor(QColor(*theme.accent))
+        self._hover_text.setColor(QColor(*theme.text))
+        self._hover_text.fill = pg.mkBrush(*theme.background, 210)
+        self._legend_key = None  # the legend's dots take the new outline
+        if getattr(self, "_class_names", None):
+            self._schedule()
+
     # ------------------------------------------------------------------ building
     def _schedule(self, reset_classes: bool = False) -> None:
         if reset_classes:
@@ -420,8 +439,10 @@ class StateSpaceView(QWidget):
         names: dict[int, str] = {}
         if self.labels_for is not None and e is not None:
             # the names of the graph at t_end first (an object keeps the name it ends with while t moves,
-            # as the box tags' "(t_end: …)" do), then those of the current graph
+            # as the box tags' "(t_end: …)" do), then those of the current graph; only of the objects
+            # shown (filtered): naming one that is never shown would give it a number
             for g in (e.graphs.get((self.state.index_of(e.t_end),) * 2), self.state.raw_graph()):
+                g = self.state.filter_graph(g)
                 if g is not None:
                     for k, v in self.labels_for(e, g).items():
                         names.setdefault(k, v)
@@ -642,7 +663,7 @@ class StateSpaceView(QWidget):
         self.legend.clear()
         for c in classes:
             if 0 <= c < len(self._class_names):
-                item = pg.ScatterPlotItem(size=10, brush=_brush(c), pen=pg.mkPen(245, 245, 245, width=1))
+                item = pg.ScatterPlotItem(size=10, brush=_brush(c), pen=pg.mkPen(*self.theme.dot_pen, width=1))
                 self.legend.addItem(item, self._class_names[c])
 
     # ------------------------------------------------------------------ hover

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTabWi
 
 from nodis.render import STATUS_COLORS, node_labels, object_color
 
+from .theme import current as current_theme
+
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 GT_TEXT = {"tp": "✓ match", "fp": "✗ wrong", "missed": "missed"}
 
@@ -60,13 +62,13 @@ class _Model(QAbstractTableModel):
             if st and self.headers[c] == "GT":
                 return QColor(*STATUS_COLORS[st])
             if row.get("changed") and self.headers[c] in ("label", "predicate", "vs t_end"):
-                return QColor(255, 196, 0)
+                return QColor(*current_theme().accent)  # amber, darker on a light table
         if role == Qt.ItemDataRole.TextAlignmentRole and isinstance(row["values"][c], (int, float)):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             return row.get("tooltip")
         if role == Qt.ItemDataRole.BackgroundRole and self.hover is not None and self.hover in row.get("objects", ()):
-            return QColor(255, 255, 255, 45)  # the counterpart of a hovered box or node
+            return QColor(*current_theme().halo, 45)  # the counterpart of a hovered box or node (a tint)
         return None
 
     hover = None  # object id highlighted in the rows (hovered elsewhere)

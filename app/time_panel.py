@@ -36,6 +36,8 @@ from nodis.render import object_color
 
 from .state import ViewerState
 from .state_space import cache_static, export_button, export_plot
+from .theme import CanvasTheme, style_legend, style_plot, style_time_lines
+from .theme import current as current_theme
 
 CURVES = {  # name -> (colour, axis, dashed)
     "objects": ((100, 181, 246), "left", False),
@@ -97,11 +99,9 @@ class HistoryPlot(QWidget):
         self.data = None  # nodis_viewer.state_space.TrajectoryData
         self.labels_for = None  # (entry, graph) -> {object id: display name}
         self.title = QLabel("")
-        self.title.setStyleSheet("color: #9aa0a6;")
         self.export_btn = export_button(self, "history plot", self._export_to)
         # the plot and, in a column to its right, the legend (so it never covers a curve near 1)
         self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.setBackground(QColor(30, 31, 34))
         self.canvas.setMinimumHeight(90)
         pi = self.pi = self.canvas.addPlot(row=0, col=0)
         pi.showGrid(x=True, y=True, alpha=0.15)
@@ -131,6 +131,9 @@ class HistoryPlot(QWidget):
         pi.addItem(self.hint, ignoreBounds=True)
         self.curves: list[pg.PlotDataItem] = []
         self.items: list = []  # object ids and (subject, object) pairs plotted, in legend order
+        self._entries: list[tuple] = []  # per legend entry: (item key, curve name, first of its item)
+        self._hidden: frozenset | None = None  # plotted items not in the graph shown now (marked in the legend)
+        self.apply_theme(current_theme())
         self._updating = False
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -145,8 +148,54 @@ class HistoryPlot(QWidget):
         state.currentChanged.connect(lambda _: self.rebuild())
         state.modeChanged.connect(lambda _: self.rebuild())
         state.timeChanged.connect(self._time_changed)
+        state.filtersChanged.connect(self.mark_hidden)
         self._linked = state.linked
         self._fixed_gi = -1
+
+    def apply_theme(self, theme: CanvasTheme) -> None:
+        """Background, axes, legend, cursor and t_end line in ``theme``'s colours."""
+        self.theme = theme
+        self.title.setStyleSheet(f"color: {theme.css(theme.muted)};")
+        self.canvas.setBackground(QColor(*theme.background))
+        style_plot(self.pi, theme, ("left", "bottom"))
+        style_legend(self.legend, theme)
+        style_time_lines(theme, self.cursor, self.end_line, self.rel_cursor)
+        self.hint.setColor(QColor(*theme.muted))
+        self._hidden = None
+        self.mark_hidden()
+
+    #: how the legend marks an item that is not in the graph shown now (below the thresholds or top-K
+    #: at this t, or never shown)
+    HIDDEN_MARK = "  (not in the graph now)"
+
+    def _shown_now(self):
+        """Object ids and (subject, object) pairs of the graph shown now; None while it is not decoded."""
+        g = self.state.display_graph()
+        if g is None:
+            return None
+        return {o.index for o in g.objects} | {(r.subject, r.object) for r in g.relations}
+
+    def hidden_items(self) -> set:
+        """The plotted objects / edges that the graph does not show now (marked in the legend)."""
+        return set(self._hidden or ())
+
+    def mark_hidden(self) -> None:
+        """Legend entries of items that are not in the graph shown now get a note and a muted colour;
+        the others name their item as the graph does. Only relabels when that set changes."""
+        shown = self._shown_now()
+        if shown is None:
+            return
+        hidden = frozenset(k for k in self.items if k not in shown)
+        if hidden == self._hidden:
+            return
+        self._hidden = hidden
+        th = self.theme
+        for (key, name, first), (_sample, label) in zip(self._entries, self.legend.items):
+            off = key in hidden
+            text = name + (self.HIDDEN_MARK if off and first else "")
+            label.setAttr("color", QColor(*(th.muted if off else th.text)))
+            label.setAttr("italic", off)
+            label.setText(text)
 
     def set_data(self, data, labels_for=None) -> None:
         self.data = data
@@ -160,8 +209,11 @@ class HistoryPlot(QWidget):
         if self.labels_for is None or e is None:
             return out
         # the names of the graph at t_end first (an object keeps the name it ends with while t moves,
-        # as the box tags' "(t_end: …)" do), then those of the current graph
+        # as the box tags' "(t_end: …)" do), then those of the current graph; only of the objects the
+        # graph shows (filtered as on screen): asking for the name of an object that is never shown
+        # would give it a number, and the next object shown would be numbered after it
         for g in (e.graphs.get((self.state.index_of(e.t_end),) * 2), self.state.raw_graph()):
+            g = self.state.filter_graph(g)
             if g is not None:
                 for k, v in self.labels_for(e, g).items():
                     out.setdefault(k, v)
@@ -178,8 +230,9 @@ class HistoryPlot(QWidget):
         pi = self.pi
         for c in self.curves:
             pi.removeItem(c)
-        self.curves, self.items = [], []
+        self.curves, self.items, self._entries = [], [], []
         self.legend.clear()
+        self._hidden = None
         self._linked = self.state.linked
         self._fixed_gi = self.state.gi_obj
         objs = sorted(self.state.selected_objects)
@@ -256,6 +309,7 @@ class HistoryPlot(QWidget):
         self.title.setText("; ".join(what) + (" — " + "; ".join(notes) if notes else ""))
         self._show_hint("" if self.curves else "nothing to plot")
         self._time_changed()
+        self.mark_hidden()
 
     def _add(self, key, rgb, series, times) -> None:
         self.items.append(key)
@@ -268,6 +322,7 @@ class HistoryPlot(QWidget):
             cache_static(c.curve)
             pi.addItem(c)
             self.legend.addItem(c, name)
+            self._entries.append((key, name, j == 0))
             self.curves.append(c)
 
     def _time_changed(self) -> None:
@@ -284,6 +339,8 @@ class HistoryPlot(QWidget):
         if self.state.linked != self._linked or (not self.state.linked and self.state.selected_relations
                                                  and gi_o != self._fixed_gi):
             self.rebuild()
+        elif self.items:
+            self.mark_hidden()
 
     def _cursor_dragged(self) -> None:
         if not self._updating:
@@ -349,7 +406,7 @@ class TimePanel(QWidget):
         self.obj_slider.valueChanged.connect(self._obj_moved)
         self.rel_slider.valueChanged.connect(self._rel_moved)
 
-        self.plot = pg.PlotWidget(background=QColor(30, 31, 34))
+        self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(90)
         pi = self.plot.getPlotItem()
         pi.showGrid(x=True, y=True, alpha=0.15)
@@ -367,8 +424,11 @@ class TimePanel(QWidget):
         self.right_vb.setXLink(pi)
         self.right_vb.setYRange(0, 1.22, padding=0)
         pi.vb.sigResized.connect(self._sync_views)
-        self.legend = pi.addLegend(offset=(6, 1), labelTextSize="8pt", colCount=6, verSpacing=-6,
-                                   brush=pg.mkBrush(30, 31, 34, 170))
+        # the legend is a row above the plot area (in the plot's title row), never over a curve
+        self.legend = pg.LegendItem(labelTextSize="8pt", colCount=6, verSpacing=-6, horSpacing=14)
+        pi.layout.removeItem(pi.titleLabel)
+        pi.titleLabel.setVisible(False)
+        pi.layout.addItem(self.legend, 0, 1)
         self.curves: dict[str, pg.PlotDataItem] = {}
         for name, (rgb, axis, dashed) in CURVES.items():
             pen = pg.mkPen(rgb, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
@@ -377,8 +437,8 @@ class TimePanel(QWidget):
                 pi.addItem(item)
             else:
                 self.right_vb.addItem(item)
-                self.legend.addItem(item, name)
             self.curves[name] = item
+        self._legend_names: tuple = ()
         self.end_line = pg.InfiniteLine(pos=1.5, angle=90, movable=False,
                                         pen=pg.mkPen((255, 196, 0), width=1.5, style=Qt.PenStyle.DashLine),
                                         label="t_end", labelOpts={"position": 0.72, "color": (255, 196, 0), "fill": (30, 31, 34, 200)})
@@ -389,6 +449,7 @@ class TimePanel(QWidget):
         self.cursor.sigDragged.connect(self._cursor_dragged)
         pi.addItem(self.cursor, ignoreBounds=True)
         self.log_counts = False
+        self.apply_theme(current_theme())
         self.recall_label = QLabel("")
         self.recall_label.setToolTip("Recall of the ground-truth relations at the current t (graph constraint)")
 
@@ -429,6 +490,37 @@ class TimePanel(QWidget):
         state.resultChanged.connect(self._result_changed)
         state.filtersChanged.connect(self.refresh_curves)
         self.refresh()
+
+    def apply_theme(self, theme: CanvasTheme) -> None:
+        """The overview plot (and the Selection tab's) in ``theme``'s colours."""
+        self.theme = theme
+        self.plot.setBackground(QColor(*theme.background))
+        pi = self.plot.getPlotItem()
+        style_plot(pi, theme)
+        style_legend(self.legend, theme)
+        style_time_lines(theme, self.cursor, self.end_line)
+        for name, (rgb, _axis, dashed) in CURVES.items():  # the pastel curves a shade darker on light
+            c = QColor(*rgb).darker(150 if theme.name == "light" else 100)
+            self.curves[name].setPen(pg.mkPen(c, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine))
+        if hasattr(self, "history"):
+            self.history.apply_theme(theme)
+
+    def _sync_legend(self) -> None:
+        """The legend lists the curves drawn (R@K only with ground truth), as many per row as fit."""
+        names = tuple(n for n, item in self.curves.items() if item.isVisible())
+        cols = 6 if self.plot.width() >= 640 else 3
+        if names == self._legend_names and cols == self.legend.columnCount:
+            return
+        self._legend_names = names
+        self.legend.clear()
+        self.legend.setColumnCount(cols)
+        for n in names:
+            self.legend.addItem(self.curves[n], n)
+        style_legend(self.legend, self.theme)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        self._sync_legend()
 
     def set_data(self, data, labels_for=None) -> None:
         """Give the Selection tab its source of histories (:class:`nodis_viewer.state_space.TrajectoryData`)
@@ -560,6 +652,7 @@ class TimePanel(QWidget):
             pi.setYRange(0, np.log10(top) * 1.22 + 0.05, padding=0)
         else:
             pi.setYRange(0, top * 1.22 + 0.5, padding=0)
+        self._sync_legend()
         self._update_recall_label()
 
     # ------------------------------------------------------------------ interaction

@@ -83,6 +83,7 @@ from .state import (
 )
 from .state_space import StateSpaceView, TrajectoryData
 from .tables import TablesWidget
+from .theme import theme_for
 from .time_panel import TimePanel
 from .worker import Engine
 
@@ -539,7 +540,8 @@ class MainWindow(QMainWindow):
         self.nfe_label = QLabel("")
         for w in (self.cursor_label, self.progress, self.cancel_btn, self.time_label, self.nfe_label, self.model_label):
             sb.addPermanentWidget(w)
-        self.demo_notice = DemoNotice(sb)  # the demo model on an image not from its world (nodis.provenance)
+        # the demo model on an image not from its world (nodis.provenance); the file is checked on the I/O threads
+        self.demo_notice = DemoNotice(sb, io=self.io)
 
     # ================================================================ settings
     def restore_settings(self) -> None:
@@ -1484,6 +1486,16 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{title}: {msg.splitlines()[0] if msg else ''}", 10000)
             return
         QMessageBox.warning(self, title, msg)
+
+    def set_scheme(self, scheme: str) -> None:
+        """The canvases (image, graph, time and state-space plots) in the colours of ``scheme``
+        ('light' / 'dark'); the widgets follow the application palette (``main.apply_palette``)."""
+        theme = theme_for(scheme)
+        for view in (self.image_view, self.graph_view, self.time_panel, self.state_space):
+            view.apply_theme(theme)
+        for table in (self.tables.obj_view, self.tables.rel_view):  # amber and hover tints of the rows
+            table.viewport().update()
+        self.redraw()
 
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self).exec()
