@@ -14,8 +14,12 @@ One :class:`Engine` owns one worker thread and a small priority queue. Work is p
    viewed first. Moving to another image moves its grid to step 6; the old one waits for idle time.
 
 While the user moves the slider over times not decoded yet (a request came less than
-``HOLD_S`` ago), steps 6-7 do not start, so the next request does not wait behind a step; then the
-times next to the last requested one are decoded first (``NEAR_STEPS``), where a drag goes next.
+``HOLD_S`` ago), steps 6-7 do not start, and a step already running stops its predicate-ODE solve at
+the next function evaluation (it is done again later), so a request does not wait behind a step; then
+the times next to the last requested one are decoded first (``NEAR_STEPS``), where a drag goes next.
+A requested time whose objects have no predicate-ODE solve yet is solved only up to that time
+(:meth:`nodis.trajectory.Trajectory.graph_soon`, the same values); the whole grid's solve follows in
+the background.
 
 The GUI thread never touches a :class:`nodis.trajectory.Trajectory`; it receives plain
 :class:`nodis.graph.SceneGraph` objects through queued signals. Every result carries the job id
@@ -36,6 +40,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from nodis.errors import NodisError
+from nodis.model.ode import SolveInterrupted, interruptible
 
 from .state import Summary
 
@@ -460,8 +465,12 @@ class Engine(QObject):
         if lv is None or lv.job.jid != jid:
             return
         ts = lv.traj.times
-        g = lv.traj.graph_at(float(ts[gi_o]), float(ts[gi_r]))
-        if gi_o == gi_r:
+        soon = getattr(lv.traj, "graph_soon", None)
+        if soon is not None:  # a time nobody solved yet: the P-ODE only as far as t_rel (same values)
+            g, complete = soon(float(ts[gi_o]), float(ts[gi_r]))
+        else:
+            g, complete = lv.traj.graph_at(float(ts[gi_o]), float(ts[gi_r])), True
+        if gi_o == gi_r and complete:  # (not complete: a background step solves the whole grid later)
             with self._cv:
                 try:
                     lv.todo.remove(gi_o)
@@ -482,7 +491,14 @@ class Engine(QObject):
             lv.todo.remove(gi)
             remaining = len(lv.todo)
         t = float(lv.traj.times[gi])
-        g = lv.traj.graph_at(t, t)
+        try:  # a request of the user stops the step's solve at its next function evaluation
+            with interruptible(lambda: self._request is not None or self._stop or self._load is not None):
+                g = lv.traj.graph_at(t, t)
+        except SolveInterrupted:
+            with self._cv:
+                if gi not in lv.todo:
+                    lv.todo.appendleft(gi)
+            return
         self._emit_graph(lv, gi, gi, g)
         self.progress.emit(lv.job.eid, lv.job.jid, lv.total - remaining, lv.total)
 

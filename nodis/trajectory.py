@@ -336,6 +336,8 @@ class Trajectory:
         self._relations: dict[tuple, object] = {}
         self._feature_cache: dict = {}  # label-independent pair features per pair set (see solve_relations)
         self._graphs: dict[tuple, SceneGraph] = {}
+        # P-ODE solves over a prefix of the grid (graph_soon), per conditioning, until the whole grid's solve exists
+        self._prefix_solves: dict[tuple, object] = {}
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ time grid
@@ -437,19 +439,22 @@ class Trajectory:
                          np.zeros((0, num_classes), np.float32), np.zeros((0, 4), np.float32))
 
     # ------------------------------------------------------------------ relations
+    def _solve_for(self, objs: ObjectSet, times: torch.Tensor):
+        dev = self.fmap.device
+        ids = torch.as_tensor(objs.ids, dtype=torch.long, device=dev)
+        pairs_local = self.model.candidate_pairs(self.rois[ids, 1:], self.mode == "sgdet")
+        pairs = ids[pairs_local] if pairs_local.numel() else pairs_local.reshape(0, 2)
+        labels = torch.zeros(self.num_objects_in, dtype=torch.long, device=dev)
+        labels[ids] = torch.as_tensor(objs.labels, dtype=torch.long, device=dev)
+        return self.model.solve_relations(self.fmap, self.rois, labels, pairs, times, cache=self._feature_cache)
+
     def relation_solve(self, objs: ObjectSet):
         """The (cached) P-ODE solve for this set of objects and labels."""
         key = objs.key
         with self._lock:
             if key not in self._relations:
-                dev = self.fmap.device
-                ids = torch.as_tensor(objs.ids, dtype=torch.long, device=dev)
-                pairs_local = self.model.candidate_pairs(self.rois[ids, 1:], self.mode == "sgdet")
-                pairs = ids[pairs_local] if pairs_local.numel() else pairs_local.reshape(0, 2)
-                labels = torch.zeros(self.num_objects_in, dtype=torch.long, device=dev)
-                labels[ids] = torch.as_tensor(objs.labels, dtype=torch.long, device=dev)
-                solve = self.model.solve_relations(self.fmap, self.rois, labels, pairs, self._times_t,
-                                                   cache=self._feature_cache)
+                solve = self._solve_for(objs, self._times_t)
+                self._prefix_solves.pop(key, None)  # the whole grid's solve supersedes a shorter one
                 if key == self.objects_at(self.t_end).key and hasattr(solve, "pin"):
                     # the conditioning of the trained end time keeps its best pairs' P-ODE states
                     score_of = dict(zip(objs.ids.tolist(), objs.scores.tolist()))
@@ -730,6 +735,34 @@ class Trajectory:
             g = self._build_graph(objs, solve, gi_o, gi_r, top_k, distributions)
             self._graphs[key] = g
             return g
+
+    def graph_soon(self, t_obj: float | None = None, t_rel: float | None = None) -> tuple[SceneGraph, bool]:
+        """The scene graph at ``t_obj`` / ``t_rel`` as soon as possible: ``(graph, complete)``.
+
+        When the conditioning of ``t_obj`` has no P-ODE solve yet, the P-ODE is solved over the grid
+        prefix ``[times[0], t_rel]`` only (kept until the whole grid is solved, and reused for earlier
+        times). The adaptive solver takes the same steps up to ``t_rel`` either way (see
+        :class:`nodis.model.ode.ODEBlock`), so objects, relations and their scores equal those of
+        :meth:`graph_at`; only ``meta`` differs (``nfe_predicate`` is that of the prefix solve and
+        ``"solved_to"`` says where it stopped), and such a graph is not cached: ``complete`` is False
+        and a later :meth:`graph_at` solves the whole grid. ``complete`` is True when the graph is
+        :meth:`graph_at`'s own."""
+        gi_o = self.index_of(self.t_end if t_obj is None else t_obj)
+        gi_r = gi_o if t_rel is None else self.index_of(t_rel)
+        with self._lock:
+            objs = self.objects_at(self.times[gi_o])
+            key = objs.key
+            if ((gi_o, gi_r, None, True) in self._graphs or key in self._relations or gi_r >= len(self.times) - 1
+                    or key == self.objects_at(self.t_end).key):
+                return self.graph_at(self.times[gi_o], self.times[gi_r]), True
+            solve = self._prefix_solves.get(key)
+            if solve is None or solve.num_times <= gi_r:
+                solve = self._solve_for(objs, self._times_t[: max(gi_r + 1, 2)])  # (an ODE grid has 2 times or more)
+                self._prefix_solves[key] = solve
+            g = self._build_graph(objs, solve, gi_o, gi_r, None, True)
+            g.meta["nfe_predicate_t_end"] = None
+            g.meta["solved_to"] = float(self.times[solve.num_times - 1])
+            return g, False
 
     def relation_arrays(self, t_obj: float | None = None, t_rel: float | None = None):
         """Ranked relation arrays at the given times (no Python objects per pair):

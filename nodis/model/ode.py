@@ -37,6 +37,26 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+_interrupt = threading.local()
+
+
+class SolveInterrupted(Exception):
+    """A solve stopped by the check of :func:`interruptible` (nothing of it is kept)."""
+
+
+@contextlib.contextmanager
+def interruptible(check):
+    """Solves started by this thread inside the block stop with :class:`SolveInterrupted` at the first
+    function evaluation where ``check()`` is true (e.g. a background solve the user no longer waits
+    for). The check runs once per evaluation, so it must be cheap."""
+    prev = getattr(_interrupt, "check", None)
+    _interrupt.check = check
+    try:
+        yield
+    finally:
+        _interrupt.check = prev
+
+
 def _direction_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
@@ -160,8 +180,11 @@ class ODEBlock(nn.Module):
             self.odeFunc._split_now = True
         try:
             evals: list[torch.Tensor] = []
+            check = getattr(_interrupt, "check", None)
 
             def func(t, y):  # records the time of every evaluation (see nfe_until)
+                if check is not None and check():
+                    raise SolveInterrupted("the solve was interrupted")
                 evals.append(t.detach())
                 return self.odeFunc(t, y)
 
