@@ -103,13 +103,21 @@ class ItemPool:
     :meth:`get` returns the item drawn last time under ``key`` when its ``spec`` (everything that
     decides how it looks) is unchanged, so moving ``t`` touches only what really changed: unchanged
     items cause no scene operation and no repaint. Changed or unused items are removed; removed ones
-    stay referenced until the next redraw (a mouse event being delivered may still point at one)."""
+    stay referenced until the next redraw (a mouse event being delivered may still point at one).
+
+    Removed items are first kept hidden as spares (the ``SPARE`` most recent), each under its key and
+    spec: a slider jump back to a time shown before gets its boxes, tags, nodes and labels back with
+    their painted pixmaps instead of building and painting them again. :meth:`clear` drops the spares."""
+
+    SPARE = 1500  # hidden items kept for reuse per view
 
     def __init__(self, layer: QGraphicsItem) -> None:
         self.layer = layer
         self.items: dict = {}
         self.retired: list = []
         self._used: set = set()
+        self._spare: dict = {}  # key -> [item, ...] (hidden; newest last)
+        self._spare_n = 0
 
     def begin(self) -> None:
         self.retired = []
@@ -123,7 +131,18 @@ class ItemPool:
         if it is not None and it._pool_spec == spec:
             return it, False
         if it is not None:
-            self._drop(it)
+            self._keep(key, it)
+        spares = self._spare.get(key)
+        if spares:
+            for k, sp in enumerate(spares):
+                if sp._pool_spec == spec:  # drawn like this before: shown again as it was
+                    del spares[k]
+                    if not spares:
+                        del self._spare[key]
+                    self._spare_n -= 1
+                    sp.setVisible(True)
+                    self.items[key] = sp
+                    return sp, False
         it = cls(*args, **kwargs)
         it._pool_spec = spec
         if getattr(cls, "pixmap_cache", False):  # painted once into a screen pixmap, blitted after
@@ -133,13 +152,35 @@ class ItemPool:
         return it, True
 
     def end(self) -> None:
-        """Remove the items not asked for since :meth:`begin`."""
+        """Remove the items not asked for since :meth:`begin` (kept hidden as spares)."""
         for k in [k for k in self.items if k not in self._used]:
-            self._drop(self.items.pop(k))
+            self._keep(k, self.items.pop(k))
 
     def clear(self) -> None:
         self.begin()
-        self.end()
+        for k in list(self.items):
+            self._drop(self.items.pop(k))
+        for spares in self._spare.values():
+            for it in spares:
+                self._drop(it)
+        self._spare, self._spare_n = {}, 0
+
+    def spares(self) -> list:
+        """The hidden items kept for reuse (tests)."""
+        return [it for spares in self._spare.values() for it in spares]
+
+    def _keep(self, key, it) -> None:
+        """Hide ``it`` as a spare of ``key``; beyond ``SPARE`` spares the oldest are removed."""
+        it.setVisible(False)
+        self._spare.setdefault(key, []).append(it)
+        self._spare_n += 1
+        while self._spare_n > self.SPARE:
+            old_key = next(iter(self._spare))
+            spares = self._spare[old_key]
+            self._drop(spares.pop(0))
+            self._spare_n -= 1
+            if not spares:
+                del self._spare[old_key]
 
     def _drop(self, it) -> None:
         sc = it.scene()

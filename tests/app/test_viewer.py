@@ -570,7 +570,10 @@ def test_ground_truth_files_next_to_images(tmp_path):
 def _drawing(view) -> list:
     """What a view shows: one description per item under its layer (type, look, position, z)."""
     out = []
+    spare = set(map(id, view._pool.spares()))  # hidden, kept for reuse: not part of the drawing
     for it in view._layer.childItems():
+        if id(it) in spare:
+            continue
         pos = (round(it.pos().x(), 3), round(it.pos().y(), 3))
         geom = getattr(it, "_path", None)
         look = getattr(it, "_pool_spec", None)
@@ -579,6 +582,27 @@ def _drawing(view) -> list:
         out.append((type(it).__name__, repr(look), pos, it.zValue(), getattr(it, "text", None), it.toolTip(),
                     round(geom.length(), 3) if geom is not None else None))
     return sorted(out, key=repr)
+
+
+def test_a_jump_back_shows_the_very_items_it_showed_before(qtbot, make_window, scene_with_gt):
+    w = make_window()
+    w.open_paths([scene_with_gt])
+    e = wait_done(qtbot, w)
+    views = (w.image_view, w.graph_view)
+    s = w.time_panel.obj_slider
+
+    def shown():
+        QApplication.processEvents()
+        return {id(it) for v in views for it in v._pool.items.values()}, tuple(_drawing(v) for v in views)
+
+    s.setValue(0)
+    ids0, drawing0 = shown()
+    s.setValue(len(e.times) - 1)
+    ids1, _ = shown()
+    assert ids1 != ids0  # some boxes, tags, nodes or edges differ between the two times
+    s.setValue(0)
+    ids2, drawing2 = shown()
+    assert ids2 == ids0 and drawing2 == drawing0  # the hidden spares came back as they were
 
 
 def test_scrubbing_reuses_items_and_matches_a_fresh_drawing(qtbot, make_window, scene_with_gt):
@@ -597,9 +621,11 @@ def test_scrubbing_reuses_items_and_matches_a_fresh_drawing(qtbot, make_window, 
         kept += len(now & before)
         before = now
         scrubbed = (_drawing(w.image_view), _drawing(w.graph_view))
-        # nothing left behind: the layers hold exactly the pooled items
-        assert len(w.image_view._layer.childItems()) == len(w.image_view._pool.items)
-        assert len(w.graph_view._layer.childItems()) == len(w.graph_view._pool.items)
+        # nothing left behind: the layers hold exactly the pooled items and the hidden spares
+        for view in (w.image_view, w.graph_view):
+            spares = view._pool.spares()
+            assert not any(it.isVisible() for it in spares)
+            assert len(view._layer.childItems()) == len(view._pool.items) + len(spares)
         w.image_view.clear_boxes()
         w.graph_view.clear()
         w.redraw()
