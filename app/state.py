@@ -39,11 +39,16 @@ def filter_scene_graph(g: SceneGraph, top_k: int | None = None, threshold: float
                        object_threshold: float = 0.0, all_pairs: bool = True) -> SceneGraph:
     """Objects with score >= ``object_threshold``; the best ``top_k`` relations with triplet score >=
     ``threshold`` among them. ``all_pairs=False`` keeps at most one relation per pair of objects (the
-    better of ``a -> b`` and ``b -> a``), so a pair is one edge, not two."""
+    better of ``a -> b`` and ``b -> a``), so a pair is one edge, not two, and at most one relation per
+    object shown (``top_k`` is capped at the number of objects: annotated scene graphs have about one
+    relation per object, and with given boxes every pair is a candidate, so a 5-object PredCls scene
+    would otherwise draw all 10 pairs). ``top_k=None`` (all) is not capped."""
     if all_pairs:
         return g.filtered(top_k=top_k, threshold=threshold, object_threshold=object_threshold)
     f = g.filtered(top_k=0, threshold=threshold, object_threshold=object_threshold)
     keep = {o.index for o in f.objects}
+    if top_k is not None:
+        top_k = min(top_k, max(1, len(keep)))
     seen: set[frozenset] = set()
     rels = []
     if top_k is None or top_k > 0:

@@ -273,8 +273,9 @@ class MainWindow(QMainWindow):
         self.unrelated_box = QCheckBox("only related")
         self.unrelated_box.setToolTip("Hide objects that are in none of the shown relations (image and graph)")
         self.pairs_box = QCheckBox("all pairs")
-        self.pairs_box.setToolTip("Show the relations of both directions of a pair (a → b and b → a); "
-                                  "off: one edge per pair of objects, the better one")
+        self.pairs_box.setToolTip("Show the relations of both directions of a pair (a → b and b → a), up to top-K; "
+                                  "off: one edge per pair of objects (the better one) and at most one "
+                                  "relation per object shown")
         fit = QToolButton()
         fit.setText("Fit")
         fit.setToolTip("Fit the graph to the view (F)")

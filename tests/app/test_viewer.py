@@ -46,6 +46,7 @@ def test_drop_runs_inference_and_draws(qtbot, make_window, noise_image):
     g = w.current_display_graph()
     assert g is not None and g.t_obj == pytest.approx(1.5)
     # views show the displayed graph: with "only related" the objects of the top-K relations
+    w.unrelated_box.setChecked(True)
     related = {r.subject for r in g.relations} | {r.object for r in g.relations}
     assert set(w.image_view.drawn_objects()) == related
     assert set(w.graph_view.nodes) == related
@@ -520,7 +521,8 @@ def test_mode_switch_seeds_boxes_from_ground_truth_or_detections(qtbot, make_win
     w.state.set_mode("sgdet")
     w.state.set_current(e_noise.eid)
     qtbot.waitUntil(lambda: e_noise.mode == "sgdet" and e_noise.status == "done" and bool(e_noise.graphs), timeout=30000)
-    shown = {tuple(round(v, 3) for v in o.box) for o in w._focus(w.current_display_graph()).objects}
+    drawn = set(w.image_view.drawn_objects())  # the boxes shown on the image
+    shown = {tuple(round(v, 3) for v in o.box) for o in w.current_display_graph().objects if o.index in drawn}
     w.state.set_mode("sgcls")
     qtbot.waitUntil(lambda: e_noise.mode == "sgcls" and e_noise.status == "done" and bool(e_noise.graphs), timeout=30000)
     assert {tuple(round(v, 3) for v in b) for b in e_noise.boxes} == shown
