@@ -425,7 +425,7 @@ class TimePanel(QWidget):
         self.right_vb.setYRange(0, 1.22, padding=0)
         pi.vb.sigResized.connect(self._sync_views)
         # the legend is a row above the plot area (in the plot's title row), never over a curve
-        self.legend = pg.LegendItem(labelTextSize="8pt", colCount=6, verSpacing=-6, horSpacing=14)
+        self.legend = pg.LegendItem(labelTextSize="8pt", colCount=6, verSpacing=-6, horSpacing=6)
         pi.layout.removeItem(pi.titleLabel)
         pi.titleLabel.setVisible(False)
         pi.layout.addItem(self.legend, 0, 1)
@@ -508,19 +508,25 @@ class TimePanel(QWidget):
     def _sync_legend(self) -> None:
         """The legend lists the curves drawn (R@K only with ground truth), as many per row as fit."""
         names = tuple(n for n, item in self.curves.items() if item.isVisible())
-        cols = 6 if self.plot.width() >= 640 else 3
-        if names == self._legend_names and cols == self.legend.columnCount:
+        width = self.plot.width()
+        if names == self._legend_names and width == getattr(self, "_legend_width", None):
             return
-        self._legend_names = names
+        self._legend_names, self._legend_width = names, width
         self.legend.clear()
-        self.legend.setColumnCount(cols)
+        self.legend.setColumnCount(len(names) or 1)
         for n in names:
             self.legend.addItem(self.curves[n], n)
         style_legend(self.legend, self.theme)
+        # one row when it fits beside the axes, else two (a legend wider than the plot would push
+        # the right axis out of view)
+        if self.legend.layout.preferredWidth() > width - 30 and len(names) > 1:
+            self.legend.setColumnCount((len(names) + 1) // 2)
+        self.legend.updateGeometry()  # the plot takes the legend's new size now (its width was the floor)
+        self.plot.getPlotItem().setGeometry(self.plot.range)
 
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
-        self._sync_legend()
+        QTimer.singleShot(0, self._sync_legend)  # once the plot has its new width
 
     def set_data(self, data, labels_for=None) -> None:
         """Give the Selection tab its source of histories (:class:`nodis_viewer.state_space.TrajectoryData`)

@@ -88,6 +88,14 @@ def test_overview_legend_sits_outside_the_plot_area(qtbot, make_window, scene_wi
     legend = tp.legend.sceneBoundingRect()
     assert legend.height() > 5 and not legend.intersects(plot_area), (legend, plot_area)
     assert legend.bottom() <= plot_area.top() + 0.5  # a row above the curves
+    # a small screen: the legend wraps rather than pushing the right axis out of the plot
+    for size in ((1280, 720), (1000, 700)):
+        w.resize(*size)
+        QTest.qWait(100)
+        QApplication.processEvents()
+        plot_area, legend = pi.vb.sceneBoundingRect(), tp.legend.sceneBoundingRect()
+        assert not legend.intersects(plot_area) and legend.right() <= tp.plot.width() + 0.5, size
+        assert pi.getAxis("right").sceneBoundingRect().right() <= tp.plot.width() + 0.5, size
 
 
 def test_history_legend_beside_the_plot_and_marks_objects_not_in_the_graph(qtbot, make_window, scene_with_gt):
