@@ -78,7 +78,7 @@ def train_preset(name: str, **overrides) -> TrainConfig:
         # stage stopped by the clock would make the result depend on the machine's speed, and the
         # same command must reproduce the same file bit for bit
         cfg = TrainConfig(preset="demo", data="data/world", out="runs/demo", batch_size=8, det_epochs=8,
-                          rel_epochs=5, det_lr=2e-3, rel_lr=1e-3, optimizer="adam", sgdet_fraction=0.3,
+                          rel_epochs=4, det_lr=2e-3, rel_lr=1e-3, optimizer="adam", sgdet_fraction=0.3,
                           val_images=200, num_val_im=300, time_budget_min=0.0, workers=1, ode_max_steps=64,
                           extra={"world": (4000, 1000)})
     else:
