@@ -78,7 +78,14 @@ def fetch_trajectory_data(engine, eid: int, jid: int, decoded: bool) -> TrajData
     traj = engine.trajectory(eid, jid)
     if traj is None:
         return None
-    return TrajData(eid, jid, traj.histories(solve=False), traj.state_space(), decoded)
+    serve = getattr(engine, "serve_request", lambda: None)
+    for t in traj.times:  # the objects of every time (SGDet: NMS per time), a slider request served between two
+        serve()
+        traj.objects_at(t)
+    serve()
+    hist = traj.histories(solve=False)
+    serve()
+    return TrajData(eid, jid, hist, traj.state_space(), decoded)
 
 
 def fetch_fixed_relations(engine, eid: int, jid: int, pairs: list, t_obj: float):

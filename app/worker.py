@@ -6,7 +6,8 @@ One :class:`Engine` owns one worker thread and a small priority queue. Work is p
 1. loading the model;
 2. a scene graph the user is looking at right now (a slider position not decoded yet);
 3. inference for the image the user is looking at (its graph at ``t_end``);
-4. calls (exports, histories) submitted with :meth:`Engine.call`;
+4. calls (exports, histories) submitted with :meth:`Engine.call` (a long one serves a request of step 2
+   between its parts, :meth:`Engine.serve_request`);
 5. inference for the other queued images (each one's graph at ``t_end``), in order;
 6. decoding the remaining grid times of the current image, coarse to fine (``t_end`` first, then
    0, 2.5, 1.25, ...: a jump lands near a decoded time), each step emitted as soon as it is ready;
@@ -303,6 +304,18 @@ class Engine(QObject):
         """(worker thread, inside a call) Whether the user cancelled the running call."""
         with self._cv:
             return self._call_token in self._cancelled_calls
+
+    def serve_request(self) -> None:
+        """(worker thread, inside a call) Decode the graph the user requested meanwhile, if any, now:
+        a long call (e.g. the histories of a fresh result) calls this between its parts, so a slider
+        move to a time not decoded yet does not wait for the whole call."""
+        with self._cv:
+            req, self._request = self._request, None
+        if req is None:
+            return
+        lv = self._live.get(req[0])
+        if lv is not None and lv.job.jid == req[1]:
+            self._do_graph(*req)
 
     def trajectory(self, eid: int, jid: int | None = None):
         """(worker thread, inside a call) The live trajectory of image ``eid`` (of job ``jid``), or None."""

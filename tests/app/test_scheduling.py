@@ -58,3 +58,40 @@ def test_every_first_result_before_any_grid_and_the_current_grid_next(qtbot, mak
     assert set(rest) <= {a.eid, b.eid, d.eid}
     if not a_done:
         assert rest[0] == a.eid
+
+
+def test_a_request_during_a_long_call_is_served_before_the_call_ends(qtbot, make_window, make_noise):
+    """A call (e.g. the histories of a fresh result) that calls ``serve_request`` between its parts
+    decodes a slider request made meanwhile at once, not after the whole call."""
+    import threading
+    import time
+
+    w = make_window()
+    w.open_paths([make_noise("a.png", 0)])
+    e = w.state.entries[0]
+    wait_done(qtbot, w, e, decoded=False)
+    eng = w.engine
+    events = []
+    direct = Qt.ConnectionType.DirectConnection
+    eng.graphReady.connect(lambda eid, jid, go, gr, g: events.append(("graph", go, gr)), direct)
+    eng.callDone.connect(lambda token, result: events.append(("done", token, result)), direct)
+    started = threading.Event()
+
+    def long_call(engine):
+        started.set()
+        deadline = time.monotonic() + 10
+        while engine._request is None and time.monotonic() < deadline:  # the first part of the call
+            time.sleep(0.01)
+        engine.serve_request()
+        return "rest of the call"
+
+    token = eng.call(long_call)
+    assert started.wait(10)
+    n0 = len(events)
+    gi = 1  # decoded late in the coarse-to-fine order, and no step runs during the call
+    eng.request(e.eid, e.jid, gi, gi)
+    qtbot.waitUntil(lambda: ("done", token, "rest of the call") in events, timeout=20000)
+    k = events.index(("done", token, "rest of the call"))
+    assert ("graph", gi, gi) in events[n0:k]
+    assert eng._request is None
+    qtbot.waitUntil(lambda: (gi, gi) in e.graphs, timeout=5000)
