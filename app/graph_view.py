@@ -443,6 +443,10 @@ class GraphView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.gv = pg.GraphicsView()
+        # one rectangle around what changed is repainted (pyqtgraph's default, the minimal region, adds up many
+        # small rects when a slider jump changes most items): 4001.jpg random jumps, same process under the training
+        # load, p50 14.9 -> 9.7 ms, p90 43.5 -> 21.0 ms
+        self.gv.setViewportUpdateMode(self.gv.ViewportUpdateMode.BoundingRectViewportUpdate)
         self.theme = current_theme()
         self.gv.setBackground(QColor(*self.theme.background))
         self.vb = _ClickViewBox()

@@ -380,6 +380,10 @@ class ImageView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.gv = pg.GraphicsView()
+        # one rectangle around what changed is repainted (pyqtgraph's default, the minimal region, adds up many
+        # small rects when a slider jump changes most items): 4001.jpg random jumps, same process under the training
+        # load, p50 14.9 -> 9.7 ms, p90 43.5 -> 21.0 ms
+        self.gv.setViewportUpdateMode(self.gv.ViewportUpdateMode.BoundingRectViewportUpdate)
         self.vb = ImageViewBox()
         self.gv.setCentralItem(self.vb)
         self.image_item = pg.ImageItem(axisOrder="row-major")
