@@ -181,9 +181,8 @@ def test_metrics_beside_a_replaced_checkpoint_are_not_shown_as_its_own(tmp_path,
 
 
 def test_eval_json_records_the_checkpoint_it_measured(tmp_path, capsys):
-    from tests.helpers import make_model, make_toy_dataset
-
     from nodis.checkpoint import save_checkpoint
+    from tests.helpers import make_model, make_toy_dataset
 
     toy = make_toy_dataset(tmp_path / "toy", n_train=4, n_test=2)
     w = tmp_path / "m.safetensors"
