@@ -302,7 +302,22 @@ def export_button(parent: QWidget, what: str, do_export: Callable[[str], Any]) -
 
 
 # ------------------------------------------------------------------------------------ the view
-class StateSpaceView(QWidget):
+class PlotExport:
+    """Export of a widget's plot (``self.canvas``, a pyqtgraph GraphicsLayoutWidget) with its legend;
+    the widget has ``exported(str)`` and ``exportFailed(str)`` signals."""
+
+    def export_image(self, path: str | Path) -> Path:
+        """PNG or SVG (by suffix) of the plot and its legend as shown."""
+        return export_plot(self.canvas.ci, path)
+
+    def _export_to(self, path: str) -> None:
+        try:
+            self.exported.emit(str(self.export_image(path)))
+        except NodisError as e:
+            self.exportFailed.emit(str(e))
+
+
+class StateSpaceView(PlotExport, QWidget):
     """Paths of ODE hidden states in a 2-D projection, bound to a :class:`ViewerState`."""
 
     objectsHovered = Signal(object)  # set of object ids under the pointer (empty: none)
@@ -715,16 +730,6 @@ class StateSpaceView(QWidget):
     def hovered_key(self):
         return self._keys[self._hover] if 0 <= self._hover < len(self._keys) else None
 
-    # ------------------------------------------------------------------ export
-    def export_image(self, path: str | Path) -> Path:
-        """PNG or SVG (by suffix) of the plot and its legend as shown."""
-        return export_plot(self.canvas.ci, path)
-
-    def _export_to(self, path: str) -> None:
-        try:
-            self.exported.emit(str(self.export_image(path)))
-        except NodisError as e:
-            self.exportFailed.emit(str(e))
 
 
 def cache_static(*items) -> None:

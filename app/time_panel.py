@@ -35,7 +35,7 @@ from nodis.errors import NodisError
 from nodis.render import object_color
 
 from .state import ViewerState
-from .state_space import cache_static, export_button, export_plot
+from .state_space import PlotExport, cache_static, export_button
 from .theme import CanvasTheme, style_legend, style_plot, style_time_lines
 from .theme import current as current_theme
 
@@ -85,7 +85,7 @@ _STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.
            Qt.PenStyle.DashDotDotLine)
 
 
-class HistoryPlot(QWidget):
+class HistoryPlot(PlotExport, QWidget):
     """Probabilities of the selected items against ``t``: for each selected object its top classes
     (the class at ``t_end`` solid, the others dashed), for each selected edge its top predicates.
     Times where an edge is no candidate (or its conditioning is not solved yet) are gaps."""
@@ -358,15 +358,6 @@ class HistoryPlot(QWidget):
         else:
             self.state.set_time_index(gi_obj=i)
 
-    def export_image(self, path):
-        """PNG or SVG (by suffix) of the plot and its legend as shown."""
-        return export_plot(self.canvas.ci, path)
-
-    def _export_to(self, path: str) -> None:
-        try:
-            self.exported.emit(str(self.export_image(path)))
-        except NodisError as e:
-            self.exportFailed.emit(str(e))
 
 
 class TimePanel(QWidget):

@@ -24,7 +24,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,35 +58,13 @@ def main() -> int:
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
-    from nodis_viewer.window import MainWindow
+    from viewer_driver import Driver, open_window
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    win = MainWindow(weights=args.weights)
-    win.quiet = True
-    win.resize(w, h)
-    win.show()
-
-    def pump(seconds: float = 0.3) -> None:
-        end = time.time() + seconds
-        while time.time() < end:
-            app.processEvents()
-            time.sleep(0.01)
-
-    def wait(cond, what: str, timeout: float = 900.0) -> None:
-        end = time.time() + timeout
-        while not cond():
-            app.processEvents()
-            time.sleep(0.02)
-            if time.time() > end:
-                raise SystemExit(f"timed out waiting for {what}")
-
-    def shot(name: str, widget=None) -> None:
-        pump(0.4)
-        path = out / name
-        (widget or win).grab().save(str(path))
-        print("wrote", path)
+    win = open_window(args.weights, args.size)
+    drv = Driver(app, win, out, settle=0.4)
+    wait, shot = drv.wait, drv.shot
 
     wait(lambda: win.engine.model is not None, "the model")
     win.open_paths(args.images)
@@ -128,16 +105,13 @@ def main() -> int:
     # a small screen (1280 x 720) in the light theme, as a new window would open
     apply_palette(app, "light")
     QSettings().clear()  # a first start: no saved window layout
-    small = MainWindow(weights=args.weights)
-    small.quiet = True
-    small.resize(1280, 720)
-    small.show()
+    small = open_window(args.weights, "1280x720")
     wait(lambda: small.engine.model is not None, "the model")
     small.open_paths([target.path])
     e = small.state.entries[0]
     wait(lambda: e.status == "done" and e.progress[1] and e.progress[0] >= e.progress[1], "the small window")
     small.time_panel.jump_to_end()
-    win = small
+    win = drv.win = small
     shot("small-light.png")
     win.close()
     return 0

@@ -23,7 +23,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +81,7 @@ def main() -> int:
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
-    from nodis_viewer.window import MainWindow
+    from viewer_driver import Driver, open_window
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -94,37 +93,15 @@ def main() -> int:
         d = tmp / str(iid)
         d.mkdir()
         images.append(sidecar(args.data, iid, d))
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    win = MainWindow(weights=args.weights)
-    win.quiet = True
-    win.resize(w, h)
-    win.show()
-
-    def pump(seconds: float = 0.3) -> None:
-        end = time.time() + seconds
-        while time.time() < end:
-            app.processEvents()
-            time.sleep(0.01)
-
-    def wait(cond, what: str, timeout: float = 900.0) -> None:
-        end = time.time() + timeout
-        while not cond():
-            app.processEvents()
-            time.sleep(0.02)
-            if time.time() > end:
-                raise SystemExit(f"timed out waiting for {what}")
-
-    def shot(name: str, widget=None) -> None:
-        pump(0.5)
-        path = out / name
-        (widget or win).grab().save(str(path))
-        print("wrote", path)
+    win = open_window(args.weights, args.size)
+    drv = Driver(app, win, out, settle=0.5)
+    pump, wait, shot = drv.pump, drv.wait, drv.shot
 
     wait(lambda: win.engine.model is not None and win.state.vocab is not None, "the model")
     win.state.set_mode("sgcls")
     win.act_gt.setChecked(False)
     win.open_paths(images)
-    win.resizeDocks([win.time_dock], [int(h * 0.36)], Qt.Orientation.Vertical)
+    win.resizeDocks([win.time_dock], [int(win.height() * 0.36)], Qt.Orientation.Vertical)
     for (iid, obj, (a, b), t), image in zip(CASES, images):
         e = next(x for x in win.state.entries if x.path.name == image.name)
         win.state.set_current(e.eid)
