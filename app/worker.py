@@ -478,11 +478,8 @@ class Engine(QObject):
         if lv is None or lv.job.jid != jid:
             return
         ts = lv.traj.times
-        soon = getattr(lv.traj, "graph_soon", None)
-        if soon is not None:  # a time nobody solved yet: the P-ODE only as far as t_rel (same values)
-            g, complete = soon(float(ts[gi_o]), float(ts[gi_r]))
-        else:
-            g, complete = lv.traj.graph_at(float(ts[gi_o]), float(ts[gi_r])), True
+        # a time nobody solved yet: the P-ODE only as far as t_rel (same values)
+        g, complete = lv.traj.graph_soon(float(ts[gi_o]), float(ts[gi_r]))
         if gi_o == gi_r and complete:  # (not complete: a background step solves the whole grid later)
             with self._cv:
                 try:

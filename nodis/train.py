@@ -385,6 +385,13 @@ def build_model(tcfg: TrainConfig) -> NODIS:
     return NODIS(mcfg, vocab)
 
 
+def _cap_solver(model: nn.Module, steps: int | None) -> None:
+    """Set (or with None lift) the adaptive-step cap of every ODE solve of ``model``."""
+    for m in model.modules():
+        if isinstance(m, ODEBlock):
+            m.max_num_steps = steps
+
+
 def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, progress: bool = True,
               max_steps: int | None = None, validate=None, best_path: Path | None = None) -> dict:
     """Train one stage (``detector`` or ``relation``), resuming from ``state_path`` when it exists.
@@ -435,9 +442,7 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
     step, best = 0, -1.0
     skipped = 0
     resumed_from = 0
-    for m in model.modules():
-        if isinstance(m, ODEBlock):
-            m.max_num_steps = tcfg.ode_max_steps if stage == "relation" and tcfg.ode_max_steps > 0 and world == 1 else None
+    _cap_solver(model, tcfg.ode_max_steps if stage == "relation" and tcfg.ode_max_steps > 0 and world == 1 else None)
     val_history: list[dict] = []
     t0 = time.time()
     if state_path.exists():
@@ -482,8 +487,6 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
             except SolverStepLimit:
                 # a runaway adaptive solve (stiff SGDet-style batch): skip the update, keep the schedule
                 # (deterministic, so a rerun skips the same batches)
-                losses = None
-            if losses is None:
                 skipped += 1
                 log.warning("%s step %d: ODE solve over %d steps, batch skipped (%d so far)", stage, step + 1,
                             tcfg.ode_max_steps, skipped)
@@ -532,9 +535,7 @@ def run_stage(model: NODIS, stage: str, tcfg: TrainConfig, state_path: Path, pro
         epoch += 1
     bar.close()
     model.eval()
-    for m in model.modules():
-        if isinstance(m, ODEBlock):
-            m.max_num_steps = None
+    _cap_solver(model, None)
     return {"steps": step, "skipped": skipped, "history": history, "resumed_from": resumed_from, "seconds": time.time() - t0,
             "val": val_history, "best": best}
 

@@ -17,7 +17,6 @@ as separate processes (each writes ``PART.json`` into ``--parts``), then ``assem
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import sys
@@ -36,14 +35,6 @@ TARGET_MAP50 = 0.75
 
 def pct(v) -> str:
     return "–" if v is None else f"{100 * v:.1f}"
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def run_part(args) -> None:
@@ -78,6 +69,7 @@ def assemble(args) -> None:
     import torch
 
     from nodis import load_model
+    from nodis.assets import checkpoint_record
     from nodis.evaluate import results_table
 
     parts = Path(args.parts)
@@ -92,9 +84,8 @@ def assemble(args) -> None:
     stages = log.get("stages", {})
     train_min = sum(float(v.get("seconds", 0)) for v in stages.values()) / 60
     story = {m: json.loads((parts / f"story-{m}.json").read_text()) for m in ("sgcls", "sgdet")}
-    from nodis.assets import checkpoint_record
-
-    metrics = {**results, "checkpoint": checkpoint_record(weights), "detector": det, "story_of_t": {m: {"images": story[m]["num_images"], "by_t": story[m]["by_t"]}
+    ckpt = checkpoint_record(weights)
+    metrics = {**results, "checkpoint": ckpt, "detector": det, "story_of_t": {m: {"images": story[m]["num_images"], "by_t": story[m]["by_t"]}
                                                          for m in story}}
     metrics_path = Path(args.out).with_name("metrics.json")
     metrics_path.write_text(json.dumps(metrics, indent=2))
@@ -109,7 +100,7 @@ def assemble(args) -> None:
          f"* code commit: `{args.commit or log.get('commit')}`"
          + (f" ({args.repro})" if args.repro else " (rerunning the command at this commit reproduces the file bit for "
             "bit on the same machine type, thread count and torch version; interrupted runs resume to the same bytes)"),
-         f"* file: {weights.stat().st_size / 1e6:.1f} MB, sha256 `{sha256(weights)}`",
+         f"* file: {weights.stat().st_size / 1e6:.1f} MB, sha256 `{ckpt['sha256']}`",
          f"* torch {log.get('torch')}, {log.get('threads')} CPU threads, {platform.machine()}; seed {tc.get('seed')}",
          f"* world: 4000 train images (the first {tc.get('num_val_im')} held out for validation) + 1000 test images, "
          f"seed {tc.get('seed')} (`nodis world data/world`, under a minute)",

@@ -171,7 +171,7 @@ class ODEBlock(nn.Module):
         if x.shape[0] == 0:
             return x.new_zeros((times.numel(), *x.shape)), 0
         options = {"step_size": self.step_size} if self.solver in FIXED_STEP else None
-        cap = getattr(self, "max_num_steps", None)
+        cap = self.max_num_steps
         if cap and self.solver not in FIXED_STEP:  # training guard (nodis.train): refuse a runaway solve
             options = {"max_num_steps": int(cap)}
         lstm = getattr(self.odeFunc, "lstm", None)
