@@ -16,7 +16,9 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject
+
+from .relay import GuiRelay
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +40,26 @@ def regular_file(path: str | Path) -> str:
     return ""
 
 
-class _Done(QObject):
-    done = Signal(object, object, object)  # callback, result, error (str or None)
-
-
 class IOPool(QObject):
-    """A few daemon threads running ``fn(*args)``; ``callback(result, error)`` runs on the GUI thread."""
+    """A few daemon threads running ``fn(*args)``; ``callback(result, error)`` runs on the GUI thread.
+
+    The threads make no Qt call: results come back through a :class:`~.relay.GuiRelay`."""
 
     def __init__(self, threads: int = 2, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._q: queue.Queue = queue.Queue()
-        self._sig = _Done()
-        self._sig.done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+        self._relay = GuiRelay(self)
         self._pending = 0
         self._lock = threading.Lock()
         self._closed = False
-        for k in range(threads):
-            threading.Thread(target=self._run, name=f"nodis-viewer-io-{k}", daemon=True).start()
+        self._threads = [threading.Thread(target=self._run, name=f"nodis-viewer-io-{k}", daemon=True)
+                         for k in range(threads)]
+        for t in self._threads:
+            t.start()
 
     def submit(self, fn: Callable[..., Any], *args, callback: Callable[[Any, str | None], None] | None = None) -> None:
+        if self._closed:
+            return
         with self._lock:
             self._pending += 1
         self._q.put((fn, args, callback))
@@ -67,21 +70,25 @@ class IOPool(QObject):
             return self._pending
 
     def close(self) -> None:
-        """Deliver nothing more (the threads are daemons and end with the process)."""
+        """Deliver nothing more and let the threads end: each ends after its current task (a read
+        stuck on a hung mount keeps its daemon thread until the process exits)."""
         self._closed = True
+        self._relay.close()
+        for _ in self._threads:
+            self._q.put(None)
 
     def _run(self) -> None:
         while True:
-            fn, args, cb = self._q.get()
+            task = self._q.get()
+            if task is None or self._closed:
+                return
+            fn, args, cb = task
             try:
                 result, err = fn(*args), None
             except Exception as e:  # reported to the callback, never fatal
                 log.debug("I/O task failed: %s", traceback.format_exc())
                 result, err = None, str(e) or type(e).__name__
-            try:
-                self._sig.done.emit(cb, result, err)
-            except RuntimeError:  # the pool was deleted with the window
-                return
+            self._relay.post(self._deliver, cb, result, err)
 
     def _deliver(self, cb, result, err) -> None:
         with self._lock:

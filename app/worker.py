@@ -43,6 +43,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from nodis.errors import NodisError
 from nodis.model.ode import SolveInterrupted, interruptible
 
+from .relay import GuiRelay
 from .state import Summary
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,8 @@ class _Thread(QThread):
 
 
 class Engine(QObject):
-    """The worker thread and its queue. All signals are delivered queued on the GUI thread."""
+    """The worker thread and its queue. All signals are emitted on the GUI thread (through a
+    :class:`~.relay.GuiRelay`: the worker thread makes no Qt call)."""
 
     modelLoading = Signal(str)
     modelLoaded = Signal(object, str, str)  # model, name, device
@@ -197,6 +199,7 @@ class Engine(QObject):
         self._cancelled_calls: set[int] = set()
         self._keep = keep
         self.model = None
+        self._relay = GuiRelay(self)  # the worker never emits Qt signals itself (see app/relay.py)
         self._thread = _Thread(self)
         self._thread.start()
 
@@ -243,7 +246,7 @@ class Engine(QObject):
                 if eid is None or lv.job.eid == eid:
                     lv.todo.clear()
         for j in dropped:
-            self.jobCancelled.emit(j.eid, j.jid)
+            self._emit(self.jobCancelled, j.eid, j.jid)
         return dropped
 
     def forget(self, eid: int) -> None:
@@ -289,6 +292,10 @@ class Engine(QObject):
         return self._thread.isRunning()
 
     # ------------------------------------------------------------------ worker-side helpers
+    def _emit(self, signal, *args) -> None:
+        """Emit ``signal(*args)`` on the GUI thread (at once when called there)."""
+        self._relay.post(signal.emit, *args)
+
     def graph_at(self, eid: int, t_obj: float | None = None, t_rel: float | None = None):
         """(worker thread) The full graph of image ``eid`` at the given times, or None."""
         lv = self._live.get(eid)
@@ -298,7 +305,7 @@ class Engine(QObject):
 
     def call_progress(self, done: int, total: int) -> None:
         """(worker thread, inside a call) Report the running call's progress."""
-        self.callProgress.emit(self._call_token, int(done), int(total))
+        self._emit(self.callProgress, self._call_token, int(done), int(total))
 
     def call_cancelled(self) -> bool:
         """(worker thread, inside a call) Whether the user cancelled the running call."""
@@ -330,7 +337,7 @@ class Engine(QObject):
     def _set_busy(self, busy: bool) -> None:
         if busy != self._busy:
             self._busy = busy
-            self.busyChanged.emit(busy)
+            self._emit(self.busyChanged, busy)
 
     def _next(self):
         with self._cv:
@@ -393,28 +400,28 @@ class Engine(QObject):
             except Exception as e:  # never let the worker die
                 log.error("worker task %s failed:\n%s", kind, traceback.format_exc())
                 if kind == "predict":
-                    self.jobFailed.emit(arg.eid, arg.jid, describe_error(e))
+                    self._emit(self.jobFailed, arg.eid, arg.jid, describe_error(e))
 
     def _do_load(self, weights, device) -> None:
-        self.modelLoading.emit(str(weights) if weights else "default demo model")
+        self._emit(self.modelLoading, str(weights) if weights else "default demo model")
         try:
             model = self._factory(weights, device)
         except Exception as e:
             log.error("model loading failed: %s", traceback.format_exc())
-            self.modelFailed.emit(describe_error(e))
+            self._emit(self.modelFailed, describe_error(e))
             return
         with self._cv:
             self.model = model
             self._live.clear()
             self._cv.notify_all()
         name, dev = model_description(model)
-        self.modelLoaded.emit(model, name, dev)
+        self._emit(self.modelLoaded, model, name, dev)
 
     def _do_predict(self, job: PredictJob) -> None:
         with self._cv:
             self._running = job
             self._cancel_running = False
-        self.jobStarted.emit(job.eid, job.jid)
+        self._emit(self.jobStarted, job.eid, job.jid)
         try:
             t0 = time.perf_counter()
             kwargs = {}
@@ -426,7 +433,7 @@ class Engine(QObject):
             with self._cv:
                 if self._cancel_running:
                     self._running = None
-                    self.jobCancelled.emit(job.eid, job.jid)
+                    self._emit(self.jobCancelled, job.eid, job.jid)
                     return
             iend = traj.index_of(traj.t_end)
             g_end = traj.graph_at(traj.t_end)
@@ -439,7 +446,7 @@ class Engine(QObject):
             with self._cv:
                 if self._cancel_running:
                     self._running = None
-                    self.jobCancelled.emit(job.eid, job.jid)
+                    self._emit(self.jobCancelled, job.eid, job.jid)
                     return
                 self._live[job.eid] = lv
                 self._running = None
@@ -449,20 +456,20 @@ class Engine(QObject):
                     if oldest == self._current_eid:
                         break
                     self._live.pop(oldest)
-            self.jobFinished.emit(job.eid, job.jid, traj.times.copy(), float(traj.t_end), info)
+            self._emit(self.jobFinished, job.eid, job.jid, traj.times.copy(), float(traj.t_end), info)
             self._emit_graph(lv, iend, iend, g_end)
-            self.progress.emit(job.eid, job.jid, 1, n)
+            self._emit(self.progress, job.eid, job.jid, 1, n)
         except Exception as e:
             with self._cv:
                 self._running = None
             log.info("inference failed for %s: %s", job.path, e)
             if not isinstance(e, NodisError):
                 log.error("%s", traceback.format_exc())
-            self.jobFailed.emit(job.eid, job.jid, describe_error(e))
+            self._emit(self.jobFailed, job.eid, job.jid, describe_error(e))
 
     def _emit_graph(self, lv: _Live, gi_o: int, gi_r: int, g) -> None:
         job = lv.job
-        self.graphReady.emit(job.eid, job.jid, gi_o, gi_r, g)
+        self._emit(self.graphReady, job.eid, job.jid, gi_o, gi_r, g)
         if gi_o == gi_r:
             recall = {}
             if job.gt is not None and job.recall_ok:
@@ -471,7 +478,7 @@ class Engine(QObject):
                                        self.model.cfg.num_predicates)
                 except NodisError as e:
                     log.info("recall not available: %s", e)
-            self.summaryReady.emit(job.eid, job.jid, gi_o, Summary.of(g, recall))
+            self._emit(self.summaryReady, job.eid, job.jid, gi_o, Summary.of(g, recall))
 
     def _do_graph(self, eid: int, jid: int, gi_o: int, gi_r: int) -> None:
         lv = self._live.get(eid)
@@ -510,7 +517,7 @@ class Engine(QObject):
                     lv.todo.appendleft(gi)
             return
         self._emit_graph(lv, gi, gi, g)
-        self.progress.emit(lv.job.eid, lv.job.jid, lv.total - remaining, lv.total)
+        self._emit(self.progress, lv.job.eid, lv.job.jid, lv.total - remaining, lv.total)
 
     def _do_call(self, token: int, fn: Callable, args: tuple) -> None:
         self._call_token = token
@@ -519,10 +526,10 @@ class Engine(QObject):
         except Exception as e:
             if not isinstance(e, NodisError):
                 log.error("call failed:\n%s", traceback.format_exc())
-            self.callFailed.emit(token, describe_error(e))
+            self._emit(self.callFailed, token, describe_error(e))
             return
         finally:
             with self._cv:
                 self._cancelled_calls.discard(token)
             self._call_token = 0
-        self.callDone.emit(token, result)
+        self._emit(self.callDone, token, result)
