@@ -76,25 +76,40 @@ class Summary:
     rel_pred: np.ndarray  # (R,) predicate scores of those relations
     rel_obj_min: np.ndarray  # (R,) min(subject score, object score)
     recall: dict[int, float | None] = field(default_factory=dict)
+    rel_pair: np.ndarray | None = None  # (R,) an id of the unordered object pair of each relation
 
     @classmethod
     def of(cls, graph: SceneGraph, recall: dict | None = None) -> "Summary":
         score = {o.index: o.score for o in graph.objects}
+        n = max([o.index for o in graph.objects] + [r for rel in graph.relations for r in (rel.subject, rel.object)]
+                + [0]) + 1
         return cls(np.array([o.score for o in graph.objects], dtype=np.float32),
                    np.array([r.score for r in graph.relations], dtype=np.float32),
                    np.array([r.predicate_score for r in graph.relations], dtype=np.float32),
                    np.array([min(score.get(r.subject, 0.0), score.get(r.object, 0.0)) for r in graph.relations],
                             dtype=np.float32),
-                   dict(recall or {}))
+                   dict(recall or {}),
+                   np.array([min(r.subject, r.object) * n + max(r.subject, r.object) for r in graph.relations],
+                            dtype=np.int64))
 
-    def counts(self, obj_threshold: float, rel_threshold: float, top_k: int) -> tuple[int, int, float, float]:
+    def counts(self, obj_threshold: float, rel_threshold: float, top_k: int,
+               all_pairs: bool = True) -> tuple[int, int, float, float]:
         """(#objects, #relations above the thresholds, mean object score of those objects,
-        mean predicate score of the shown top-K relations)."""
+        mean predicate score of the relations the graph shows: the best ``top_k``, or with
+        ``all_pairs=False`` the best of each object pair and at most one per object shown, as
+        :func:`filter_scene_graph` picks them)."""
         ok_o = self.obj_scores >= obj_threshold
         ok_r = (self.rel_scores >= rel_threshold) & (self.rel_obj_min >= obj_threshold)
         n_o, n_r = int(ok_o.sum()), int(ok_r.sum())
         mo = float(self.obj_scores[ok_o].mean()) if n_o else float("nan")
-        shown = self.rel_pred[ok_r][: top_k if top_k > 0 else None]
+        k = top_k if top_k > 0 else None
+        pred = self.rel_pred[ok_r]
+        if not all_pairs and self.rel_pair is not None:
+            if k is not None:
+                k = min(k, max(1, n_o))
+            _, first = np.unique(self.rel_pair[ok_r], return_index=True)  # each pair's best (sorted by score)
+            pred = pred[np.sort(first)]
+        shown = pred[:k]
         mp = float(shown.mean()) if len(shown) else float("nan")
         return n_o, n_r, mo, mp
 

@@ -608,7 +608,8 @@ class TimePanel(QWidget):
         vals = {k: [] for k in CURVES}
         for i in idx:
             s = e.summaries[i]
-            n_o, n_r, mo, mp = s.counts(self.state.obj_threshold, self.state.rel_threshold, self.state.top_k)
+            n_o, n_r, mo, mp = s.counts(self.state.obj_threshold, self.state.rel_threshold, self.state.top_k,
+                                      self.state.all_pairs)
             vals["objects"].append(n_o)
             vals["relations"].append(n_r)
             vals["object conf."].append(mo)

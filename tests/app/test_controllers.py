@@ -170,3 +170,32 @@ def test_recent_files_newest_first_and_bounded(qapp, tmp_path):
     assert opened == [[str(paths[-1])]]
     rec.clear()
     assert rec.files() == [] and [a.text() for a in menu.actions()] == ["(none)"]
+
+
+def test_the_time_plot_predicate_confidence_is_that_of_the_relations_the_graph_shows():
+    from nodis_viewer.state import Summary, filter_scene_graph
+
+    from nodis.graph import ObjectNode, Relation, SceneGraph
+
+    rng = np.random.default_rng(3)
+    for _trial in range(40):
+        n = int(rng.integers(1, 8))
+        objs = [ObjectNode(i, (0, 0, 1, 1), 1, "a", float(rng.uniform(0.05, 1))) for i in range(n)]
+        rels = []
+        for s in range(n):
+            for o in range(n):
+                if s != o and rng.random() < 0.8:
+                    p = float(rng.uniform(0.01, 1))
+                    rels.append(Relation(s, o, 1, "on", objs[s].score * objs[o].score * p, p))
+        rels.sort(key=lambda r: -r.score)
+        g = SceneGraph(objs, rels, (10, 10))
+        summ = Summary.of(g)
+        for top_k in (0, 1, 3, 10):
+            for all_pairs in (True, False):
+                for ot, rt in ((0.0, 0.0), (0.3, 0.01)):
+                    f = filter_scene_graph(g, top_k=top_k if top_k > 0 else None, threshold=rt,
+                                           object_threshold=ot, all_pairs=all_pairs)
+                    want = np.mean([r.predicate_score for r in f.relations]) if f.relations else np.nan
+                    n_o, _, _, mp = summ.counts(ot, rt, top_k, all_pairs)
+                    assert n_o == len(f.objects)
+                    np.testing.assert_allclose(mp, want, rtol=1e-5, equal_nan=True)
