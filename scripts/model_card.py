@@ -65,6 +65,22 @@ def run_part(args) -> None:
     print(args.part, f"{r['wall_seconds']:.0f}s")
 
 
+def parse_paused(text: str | None) -> dict[str, float]:
+    """``"detector=11.3,relation=32.2"`` -> minutes per stage."""
+    out: dict[str, float] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, minutes = item.partition("=")
+        try:
+            out[name.strip()] = float(minutes)
+        except ValueError:
+            raise SystemExit(f"--paused wants stage=minutes pairs, got {item!r}") from None
+        if not sep or out[name.strip()] < 0:
+            raise SystemExit(f"--paused wants stage=minutes pairs, got {item!r}")
+    return out
+
+
 def assemble(args) -> None:
     import torch
 
@@ -82,7 +98,13 @@ def assemble(args) -> None:
     cfg = model.cfg
     n_images = results["predcls"]["num_images"]
     stages = log.get("stages", {})
-    train_min = sum(float(v.get("seconds", 0)) for v in stages.values()) / 60
+    paused = parse_paused(args.paused)  # stage -> minutes the run was stopped (counted in the log's wall time)
+    unknown = set(paused) - set(stages)
+    if unknown:
+        raise SystemExit(f"--paused names stages the log does not have: {', '.join(sorted(unknown))}")
+    wall = {k: float(v.get("seconds", 0)) / 60 for k, v in stages.items()}
+    trained = {k: wall[k] - paused.get(k, 0.0) for k in stages}
+    train_min = sum(trained.values())
     story = {m: json.loads((parts / f"story-{m}.json").read_text()) for m in ("sgcls", "sgdet")}
     ckpt = checkpoint_record(weights)
     metrics = {**results, "checkpoint": ckpt, "detector": det, "story_of_t": {m: {"images": story[m]["num_images"], "by_t": story[m]["by_t"]}
@@ -105,7 +127,9 @@ def assemble(args) -> None:
          f"* world: 4000 train images (the first {tc.get('num_val_im')} held out for validation) + 1000 test images, "
          f"seed {tc.get('seed')} (`nodis world data/world`, under a minute)",
          f"* training time: {train_min:.1f} min for both stages on this 2-core machine, "
-         + "; ".join(f"{k}: {v.get('steps')} steps in {float(v.get('seconds', 0)) / 60:.1f} min" for k, v in stages.items())
+         + "; ".join(f"{k}: {v.get('steps')} steps in {trained[k]:.1f} min"
+                     + (f" ({wall[k]:.1f} min of wall time, of which {paused[k]:.1f} min stopped)" if paused.get(k) else "")
+                     for k, v in stages.items())
          + (f" ({args.load_note})" if args.load_note else ""),
          f"* optimizer: {tc.get('optimizer')} (detector lr {tc.get('det_lr')} for {tc.get('det_epochs')} epochs, "
          f"relation lr {tc.get('rel_lr')} for {tc.get('rel_epochs')} epochs, one-cycle), batch {tc.get('batch_size')}, "
@@ -187,6 +211,9 @@ def main(argv=None) -> int:
             p.add_argument("--commit", default=None, help="code commit the model was trained at (default: from the log)")
             p.add_argument("--history", default=None, help="a sentence on how the run went (interruptions, resumes)")
             p.add_argument("--load-note", default=None, help="what else ran on the machine during training")
+            p.add_argument("--paused", default=None,
+                           help="minutes each stage's run was stopped (e.g. SIGSTOP while benchmarks ran), "
+                                "as detector=M,relation=M: subtracted from the logged wall time")
             p.add_argument("--repro", default=None, help="replaces the bit-for-bit reproducibility sentence")
             p.add_argument("--story-note", default=None, help="a sentence reading the story-of-t table")
             p.add_argument("--extra", default=None, help="a Markdown file appended to the card")

@@ -405,6 +405,47 @@ def pct(v) -> str:
     return "–" if v is None else f"{100 * v:.1f}"
 
 
+def tend_section(tend: dict, img_dir: Path, model_label: str = "The shipped demo model") -> list[str]:
+    """The Fig. 3 section of docs/results.md (Markdown lines) and its figure, from ``tend.json``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines: list[str] = []
+    pts = tend["points"]
+    lines += ["## Fig. 3: the integration time t_end", "",
+              f"{model_label} (trained with t_end = {tend['trained_t_end']}) in SGCls on the first "
+              f"{tend['images']} test images, solved with dopri5 (rtol = atol = 0.01) from 0 to each t_end. "
+              f"NFE is the mean number of ODE-function evaluations per image; time is the median wall time "
+              f"per image (detector, both ODEs, decoding) on {tend['machine']} with {tend['threads']} CPU threads.", "",
+              "| t_end | SGCls R@20 | R@50 | R@100 | NFE O-ODE | NFE P-ODE | time / image |", "|---|---|---|---|---|---|---|"]
+    for p in pts:
+        lines.append(f"| {p['t_end']:g} | {pct(p['R@20'])} | {pct(p['R@50'])} | {pct(p['R@100'])} | "
+                     f"{p['nfe_object']:.1f} | {p['nfe_predicate']:.1f} | {1000 * p['seconds_median']:.0f} ms |")
+    lines += [""]
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3), dpi=110)
+    ts = [p["t_end"] for p in pts]
+    axes[0].plot(ts, [100 * p["R@50"] for p in pts], "o-")
+    axes[0].set_ylabel("SGCls R@50 (%)")
+    axes[1].plot(ts, [p["nfe_object"] for p in pts], "o-", label="O-ODE")
+    axes[1].plot(ts, [p["nfe_predicate"] for p in pts], "s-", label="P-ODE")
+    axes[1].set_ylabel("NFE")
+    axes[1].legend(fontsize=8)
+    axes[2].plot(ts, [1000 * p["seconds_median"] for p in pts], "o-")
+    axes[2].set_ylabel("time / image (ms)")
+    for a in axes:
+        a.set_xlabel("t_end")
+        a.axvline(tend["trained_t_end"], color="gray", ls=":", lw=1)
+        a.grid(alpha=0.3)
+    fig.suptitle("Fig. 3 on the scene world (dotted: t_end used in training)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(img_dir / "results_fig3.png")
+    plt.close(fig)
+    lines += ["![Fig. 3](images/results_fig3.png)", ""]
+    return lines
+
+
 def write_report(args) -> None:
     import matplotlib
 
@@ -457,36 +498,7 @@ def write_report(args) -> None:
         plt.close(fig)
         lines += ["![Table 2 as bars](images/results_table2.png)", ""]
     if tend:
-        pts = tend["points"]
-        lines += ["## Fig. 3: the integration time t_end", "",
-                  f"The shipped demo model (trained with t_end = {tend['trained_t_end']}) in SGCls on the first "
-                  f"{tend['images']} test images, solved with dopri5 (rtol = atol = 0.01) from 0 to each t_end. "
-                  f"NFE is the mean number of ODE-function evaluations per image; time is the median wall time "
-                  f"per image (detector, both ODEs, decoding) on {tend['machine']} with {tend['threads']} CPU threads.", "",
-                  "| t_end | SGCls R@20 | R@50 | R@100 | NFE O-ODE | NFE P-ODE | time / image |", "|---|---|---|---|---|---|---|"]
-        for p in pts:
-            lines.append(f"| {p['t_end']:g} | {pct(p['R@20'])} | {pct(p['R@50'])} | {pct(p['R@100'])} | "
-                         f"{p['nfe_object']:.1f} | {p['nfe_predicate']:.1f} | {1000 * p['seconds_median']:.0f} ms |")
-        lines += [""]
-        fig, axes = plt.subplots(1, 3, figsize=(10, 3), dpi=110)
-        ts = [p["t_end"] for p in pts]
-        axes[0].plot(ts, [100 * p["R@50"] for p in pts], "o-")
-        axes[0].set_ylabel("SGCls R@50 (%)")
-        axes[1].plot(ts, [p["nfe_object"] for p in pts], "o-", label="O-ODE")
-        axes[1].plot(ts, [p["nfe_predicate"] for p in pts], "s-", label="P-ODE")
-        axes[1].set_ylabel("NFE")
-        axes[1].legend(fontsize=8)
-        axes[2].plot(ts, [1000 * p["seconds_median"] for p in pts], "o-")
-        axes[2].set_ylabel("time / image (ms)")
-        for a in axes:
-            a.set_xlabel("t_end")
-            a.axvline(tend["trained_t_end"], color="gray", ls=":", lw=1)
-            a.grid(alpha=0.3)
-        fig.suptitle("Fig. 3 on the scene world (dotted: t_end used in training)", fontsize=10)
-        fig.tight_layout()
-        fig.savefig(img_dir / "results_fig3.png")
-        plt.close(fig)
-        lines += ["![Fig. 3](images/results_fig3.png)", ""]
+        lines += tend_section(tend, img_dir)
     if card:
         lines += ["## The shipped model", "",
                   "Test split, all images (`weights/MODEL_CARD.md`):", "",
