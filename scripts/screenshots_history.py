@@ -3,18 +3,18 @@
 
     python scripts/screenshots_history.py [--data data/world] [--weights PATH] [--out docs/screenshots]
 
-A look-alike resolved by context, from the world's test split (``nodis world data/world``): image
-4170, a rider whose helmet the object ODE calls ``hat`` at t = 0 and ``helmet`` from t = 0.3 on
-(SGCls, ground-truth boxes), and image 4201, a person it calls ``man`` at t = 0 and ``woman`` from
-t = 0.6 on. Each image is copied to a temporary folder with its ground truth as a ``.gt.json``
+A look-alike resolved by context, from the world's test split (``nodis world data/world``), with the
+shipped model: image 4134, a rider whose helmet the object ODE calls ``hat`` at t = 0 and ``helmet``
+from t = 0.45 on (SGCls, ground-truth boxes), and image 4135, a person it calls ``man`` at t = 0 and
+``woman`` from t = 0.8 on. Each image is copied to a temporary folder with its ground truth as a ``.gt.json``
 sidecar, opened in the viewer (offscreen), and the object selected. Writes:
 
-* ``history.png``        the main window at t = 0.1: the box still says "hat"; the Selection tab shows
-                         helmet overtaking hat at t = 0.3; the state-space view (decoder plane helmet
+* ``history.png``        the main window at t = 0.2: the box still says "hat"; the Selection tab shows
+                         helmet overtaking hat at t = 0.45; the state-space view (decoder plane helmet
                          / hat) shows the path crossing the decision boundary;
 * ``history_panel.png``  the time panel alone (same moment);
 * ``state_space.png``    the state-space view alone, same moment;
-* ``history_people.png`` image 4201, the person selected, at t_end (man → woman).
+* ``history_people.png`` image 4135, the person selected, at t_end (man → woman).
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CASES = [  # image id, GT object index, the two classes of the decoder plane, t of the shot
-    (4170, 6, ("helmet", "hat"), 0.1),
-    (4201, 4, ("woman", "man"), None),
+    (4134, 14, ("helmet", "hat"), 0.2),
+    (4135, 13, ("woman", "man"), None),
 ]
 
 
