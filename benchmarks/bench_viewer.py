@@ -318,8 +318,7 @@ def report(data: dict) -> str:
              f"{runs[0]['slider']['objects']} objects at t_end, a {runs[0]['slider']['grid']}-point grid). "
              f"Raw numbers: `docs/benchmarks_viewer.json` (measured {data['date']}).", "",
              fmt_table(runs), "",
-             "What else was running: the machine (2 cores) is shared with the owner's model training and with "
-             "other sessions' test runs, which come and go; " + data.get("notes", "") + " Load average "
+             "What else was running: " + (data.get("notes", "").rstrip(". ") or "not recorded") + ". Load average "
              "(1, 5, 15 min) at the start of each run:", ""]
     for r in runs:
         mm = r["machine"]
@@ -345,7 +344,7 @@ def report(data: dict) -> str:
               f"{meets('drag_p95_ms', 16)} the 16 ms goal at p95 and random jumps (which replace most boxes, "
               f"tags, nodes and edges at once) {meets('jump_p95_ms', 16, True)} it. A time not decoded yet needs one "
               "predicate-ODE solve for the objects at that time (SGDet: most times have their own; 4001 has "
-              "32 objects at t_end, ~300 candidate pairs): the viewer solves it only up to the requested time "
+              f"{s0['objects']} objects at t_end): the viewer solves it only up to the requested time "
               "(the adaptive solver takes the same steps, so the graph is the same; the whole grid's solve "
               "follows in the background), a background step already running stops at its next function "
               "evaluation, and background decoding holds while the slider moves. In the first column the exact "
