@@ -2,8 +2,10 @@
 
 A Qt signal emitted from a Python thread with a queued connection takes Qt's signal-slot lock,
 releases the GIL, and then needs the GIL again to copy its Python arguments. If the GUI thread holds
-the GIL meanwhile and its garbage collector deletes a ``QObject`` (whose destructor needs the same
-lock), both threads wait forever: the viewer's test suite hung this way about once in four runs.
+the GIL meanwhile and destroys a ``QObject`` whose destructor needs the same lock, both threads wait
+forever. This is the same kind of lock/GIL cycle as the one traced in the test suite's hang (there the
+worker's garbage collector destroyed widgets; see :mod:`.gui_gc`), so the worker threads make no Qt
+call at all.
 
 :class:`GuiRelay` avoids it: a worker thread only appends ``(fn, args)`` to a Python deque and writes
 one byte to a socket pair (the self-pipe trick: no Qt call, no Qt lock). A ``QSocketNotifier`` on

@@ -8,6 +8,8 @@ The window itself only builds widgets, actions and menus and draws the current i
 done by small controllers, each usable without the others (napari separates its window from its
 controllers the same way):
 
+* :class:`nodis_viewer.opener.ImageOpener` — opened and dropped paths into the list, folders listed
+  and ground truth looked up on the I/O threads, each image queued;
 * :class:`nodis_viewer.run_queue.RunQueue` — what runs in which mode, results from the worker;
 * :class:`nodis_viewer.box_editing.BoxEditor` — given boxes and labels, with undo / redo;
 * :class:`nodis_viewer.export_controller.ExportController` — exports and their dialogs;
@@ -54,17 +56,17 @@ from nodis.data.transforms import IMAGE_SUFFIXES, load_image
 from nodis.errors import NodisError
 from nodis.render import display_text, focus_graph, match_ground_truth, node_labels
 
-from . import qtfix
+from . import gui_gc, qtfix
 from .box_editing import BoxEditor
 from .demo_notice import DemoNotice
 from .dialogs import AboutDialog, ModelPickerDialog, ShortcutsDialog, model_summary
 from .export_controller import ExportController
 from .exporting import SINGLE_EXPORTS
 from .graph_view import GraphView, compute_layout
-from .gt import lookup_ground_truth
 from .image_list import ImageList
 from .image_view import ImageView
-from .io_thread import IOPool, regular_file
+from .io_thread import IOPool
+from .opener import ImageOpener, expand_paths  # noqa: F401  (expand_paths: public name kept)
 from .recent import MAX_RECENT, RecentFiles  # noqa: F401  (MAX_RECENT: public name kept)
 from .run_queue import RunQueue
 from .settings import SETTINGS_APP, SETTINGS_ORG, ViewerSettings, settings  # noqa: F401
@@ -93,27 +95,13 @@ TABLES_SETTLE_MS = 200  # tables refresh this long after the last time-slider mo
 DEFAULT_SIZE = (1500, 940)
 
 
-def expand_paths(paths) -> tuple[list[Path], list[Path]]:
-    """Files to open from dropped/opened paths: folders give their images (recursively, sorted);
-    files are kept when their suffix is an image suffix. Returns ``(images, skipped)``."""
-    images, skipped = [], []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            images += sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file()
-                             and not any(part.startswith(".") for part in q.relative_to(p).parts))
-        elif p.suffix.lower() in IMAGE_SUFFIXES:
-            images.append(p)
-        else:
-            skipped.append(p)
-    return images, skipped
-
-
 class MainWindow(QMainWindow):
     def __init__(self, weights: str | None = None, device: str | None = None, model_factory=None,
                  load: bool = True) -> None:
         super().__init__()
         qtfix.install()
+        gui_gc.acquire()  # Python's cyclic GC on the GUI thread only while the window exists
+        self._gc_held = True
         self.setWindowTitle("nodis-viewer")
         self.setAcceptDrops(True)
         self.prefs = ViewerSettings()
@@ -123,6 +111,7 @@ class MainWindow(QMainWindow):
         self.runs = RunQueue(self.state, self.engine, default_label=self._current_label, parent=self)
         self.boxes = BoxEditor(self.state, self.runs, self)
         self.recent = RecentFiles(self.prefs, self)
+        self.opener = ImageOpener(self.state, self.io, self.runs, self.recent, self)
         self.exporter = ExportController(self.state, self.engine, self.prefs, labels_for=self.stable_labels,
                                          parent_widget=self)
         self.weights = weights
@@ -226,6 +215,10 @@ class MainWindow(QMainWindow):
         self.boxes.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
         self.exporter.message.connect(lambda m, ms: self.statusBar().showMessage(m, ms))
         self.exporter.failed.connect(self.error)
+        self.opener.message.connect(lambda m, ms: self.statusBar().showMessage(m, ms))
+        self.opener.failed.connect(self.error)
+        self.opener.editingChanged.connect(self._refresh_editing)
+        self.opener.listChanged.connect(self._update_title)
 
         self.restore_settings()
         self._on_mode(self.state.mode)
@@ -629,6 +622,9 @@ class MainWindow(QMainWindow):
         self.engine.cancel()
         self.engine.shutdown(3000)
         super().closeEvent(ev)
+        if self._gc_held:
+            self._gc_held = False
+            gui_gc.release()
 
     # ================================================================ model
     def load_model(self, weights: str | None = None, device: str | None = None) -> None:
@@ -697,80 +693,12 @@ class MainWindow(QMainWindow):
             self.open_paths([d])
 
     def open_paths(self, paths) -> list[ImageEntry]:
-        """Add images (files or folders) to the list and queue them for inference. Files are added at
-        once (returned); folders are listed on an I/O thread and their images added when listed."""
-        paths = [Path(p) for p in paths]
-        files, folders, skipped, missing = [], [], [], []
-        for p in paths:  # only stat() here: nothing a user names is opened or listed on the GUI thread
-            why = regular_file(p)
-            if why == "is a folder, not an image":
-                folders.append(p)
-            elif why == "no such file":
-                missing.append(p)
-            elif p.suffix.lower() in IMAGE_SUFFIXES:
-                files.append(p)  # FIFOs and devices too: they fail in their own row
-            else:
-                skipped.append(p)
-        if skipped:
-            names = ", ".join(p.name for p in skipped[:3]) + (" …" if len(skipped) > 3 else "")
-            self.statusBar().showMessage(f"Skipped {len(skipped)} file(s) that are not images: {names}", 8000)
-        if missing:
-            self.statusBar().showMessage(f"Not found: {', '.join(str(p) for p in missing[:3])}", 8000)
-        for d in folders:
-            self.statusBar().showMessage(f"Listing {d.name}…", 4000)
-            self.io.submit(expand_paths, [d], callback=lambda res, err, d=d: self._folder_listed(d, res, err))
-        added = self._add_images(files, jump=True)
-        if files or folders:
-            self.recent.add(files + folders)
-        return added
-
-    def _folder_listed(self, folder: Path, result, err) -> None:
-        if err is not None:
-            self.error("Cannot open the folder", f"{folder}: {err}")
-            return
-        images, _ = result
-        if not images:
-            self.statusBar().showMessage(f"No images in {folder}", 6000)
-        self._add_images(images, jump=False)
-
-    def _add_images(self, images: list[Path], jump: bool) -> list[ImageEntry]:
-        added = self.state.add_paths(images)
-        for e in added:
-            self._prepare(e)
-        if added:
-            self.statusBar().showMessage(f"Added {len(added)} image(s)", 4000)
-            self._refresh_editing()
-        elif images and jump:  # already in the list: jump to the first one
-            first = os.path.abspath(images[0])
-            for e in self.state.entries:
-                if os.path.abspath(e.path) == first:
-                    self.state.set_current(e.eid)
-        self._update_title()
-        return added
+        """Add images (files or folders) to the list and queue them for inference (see
+        :meth:`ImageOpener.open_paths`)."""
+        return self.opener.open_paths(paths)
 
     def _prepare(self, e: ImageEntry, rerun: bool = False) -> None:
-        """Look up ground truth (I/O thread), then queue the image; without a model it just waits."""
-        if self.state.vocab is None:
-            self.runs.schedule(e)  # queued until the model is loaded (which prepares it again)
-            return
-        v = self.state.vocab
-        self.io.submit(lookup_ground_truth, e.path, v.classes, v.predicates,
-                       callback=lambda res, err, eid=e.eid, v=v: self._gt_found(eid, v, res, err, rerun))
-
-    def _gt_found(self, eid: int, vocab, result, err, rerun: bool) -> None:
-        e = self.state.entry(eid)
-        if e is None or vocab is not self.state.vocab:
-            return
-        gt, src, problem = (None, "", err) if err is not None else result
-        e.gt_error = problem or ""
-        found = gt is not None and e.gt is None
-        if gt is not None:
-            e.gt, e.gt_source = gt, src
-        self.state.entryChanged.emit(eid)
-        if rerun or e.jid == 0 or found:  # its first run, or again with its ground truth
-            self.runs.schedule(e, self.state.mode)
-        if eid == self.state.current_id:
-            self._refresh_editing()
+        self.opener.prepare(e, rerun)
 
     def dragEnterEvent(self, ev) -> None:
         if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):

@@ -23,6 +23,16 @@ def _pyside_refcount_fix(qapp):
 
 
 @pytest.fixture(autouse=True)
+def _gc_on_the_gui_thread(qapp):
+    """After each test, forget its windows' hold on the collector (app/gui_gc.py): a final
+    collection on this (the GUI) thread, then automatic collection again for the tests without Qt."""
+    yield
+    from nodis_viewer import gui_gc
+
+    gui_gc.reset()
+
+
+@pytest.fixture(autouse=True)
 def isolated_settings(tmp_path_factory, monkeypatch):
     """QSettings go to a fresh INI folder per test (labelme convention)."""
     from PySide6.QtCore import QSettings

@@ -199,3 +199,41 @@ def test_the_time_plot_predicate_confidence_is_that_of_the_relations_the_graph_s
                     n_o, _, _, mp = summ.counts(ot, rt, top_k, all_pairs)
                     assert n_o == len(f.objects)
                     np.testing.assert_allclose(mp, want, rtol=1e-5, equal_nan=True)
+
+
+def test_image_opener_adds_files_now_folders_when_listed_and_queues_after_ground_truth(qtbot, tmp_path):
+    from nodis_viewer.io_thread import IOPool
+    from nodis_viewer.opener import ImageOpener
+    from PIL import Image
+
+    from nodis.vocab import world_vocabulary
+
+    st = ViewerState()
+    st.set_model("m", "cpu", world_vocabulary(), 1.5)
+    eng = FakeEngine()
+    op = ImageOpener(st, IOPool(2), RunQueue(st, eng), RecentFiles(ViewerSettings()))
+    msgs, fails, lists = [], [], []
+    op.message.connect(lambda m, ms: msgs.append(m))
+    op.failed.connect(lambda title, m: fails.append(title))
+    op.listChanged.connect(lambda: lists.append(1))
+    folder = tmp_path / "imgs"
+    (folder / ".cache").mkdir(parents=True)
+    for p in (tmp_path / "a.png", folder / "x.png", folder / "y.jpg", folder / ".cache" / "z.png"):
+        Image.new("RGB", (8, 8)).save(p)
+    (folder / "y.gt.json").write_text("[" * 100000 + "]" * 100000)  # unreadable: runs without it
+    (tmp_path / "notes.txt").write_text("not an image")
+
+    added = op.open_paths([tmp_path / "a.png", folder, tmp_path / "notes.txt", tmp_path / "gone.png"])
+    assert [e.path.name for e in added] == ["a.png"]  # files at once; the folder once listed (I/O thread)
+    assert any("not images: notes.txt" in m for m in msgs) and any("Not found" in m for m in msgs)
+    qtbot.waitUntil(lambda: len(eng.jobs) == 3, timeout=10000)  # queued after their ground-truth lookup
+    assert sorted(e.path.name for e in st.entries) == ["a.png", "x.png", "y.jpg"]  # hidden folders skipped
+    y = next(e for e in st.entries if e.path.name == "y.jpg")
+    assert y.gt is None and "nested too deeply" in y.gt_error
+    assert not fails and lists
+
+    n_jobs = len(eng.jobs)
+    assert op.open_paths([tmp_path / "a.png"]) == []  # already in the list: it becomes the current image
+    assert st.current.path.name == "a.png" and len(st.entries) == 3
+    qtbot.wait(50)
+    assert len(eng.jobs) == n_jobs

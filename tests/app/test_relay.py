@@ -79,3 +79,36 @@ def test_io_pool_delivers_on_the_gui_thread_and_its_threads_end_on_close(qtbot):
     pool.submit(lambda: 1, callback=lambda r, e: out.append(r))  # after close: ignored
     qtbot.wait(50)
     assert len(out) == 21
+
+
+def test_garbage_is_collected_on_the_gui_thread_only_while_a_window_is_open(qtbot):
+    import gc
+
+    from nodis_viewer import gui_gc
+
+    assert gc.isenabled()
+    gui_gc.acquire()
+    gui_gc.acquire()  # two windows
+    assert not gc.isenabled() and gui_gc.active()
+    collected_in = []
+
+    class Cycle:
+        def __del__(self):
+            collected_in.append(threading.get_ident())
+
+    def make_garbage():
+        for _ in range(2000):  # cycles made and dropped on a worker thread
+            a = Cycle()
+            a.self = a
+            del a
+
+    t = threading.Thread(target=make_garbage)
+    t.start()
+    t.join()
+    assert collected_in == []  # the worker never collected
+    qtbot.waitUntil(lambda: len(collected_in) == 2000, timeout=5000)  # the GUI-thread timer did
+    assert set(collected_in) == {threading.get_ident()}
+    gui_gc.release()
+    assert not gc.isenabled()  # one window still open
+    gui_gc.release()
+    assert gc.isenabled() and not gui_gc.active()
