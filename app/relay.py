@@ -64,10 +64,6 @@ class GuiRelay(QObject):
         with self._lock:
             return len(self._items)
 
-    def drain(self) -> int:
-        """(GUI thread) Run everything posted so far; returns how many ran."""
-        return self._drain()
-
     def _drain(self, *_) -> int:
         try:
             while self._r.recv(4096):
